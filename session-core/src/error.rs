@@ -1,0 +1,191 @@
+//! The error type shared by session-core and the traits it defines.
+
+use std::error::Error as StdError;
+
+/// A boxed error that can cross threads; used for causes from other layers.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in session-core, and the common failures that
+/// implementations of its traits report.
+///
+/// The `Display` text describes this layer only and never contains a secret;
+/// the underlying cause, when there is one, is available through
+/// [`std::error::Error::source`].
+///
+/// # Examples
+///
+/// ```
+/// use session_core::{Claims, Error};
+///
+/// let err = Claims::decode_unverified("not-a-jwt").unwrap_err();
+/// assert!(matches!(err, Error::MalformedToken { .. }));
+/// assert!(!err.is_retryable());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A token that should have been a JWT could not be read.
+    #[error("malformed token: {reason}")]
+    MalformedToken {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+
+    /// A token endpoint's response could not be turned into a token set.
+    #[error("invalid token response: {reason}")]
+    InvalidTokenResponse {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+
+    /// A credential given to a builder or constructor was unusable (empty, or
+    /// not valid in an HTTP header).
+    #[error("invalid credential: {reason}")]
+    InvalidCredential {
+        /// What was wrong with it (never the credential itself).
+        reason: &'static str,
+    },
+
+    /// Session data could not be encoded or decoded.
+    #[error("session data could not be {operation}")]
+    Serialization {
+        /// `"encoded"` or `"decoded"`.
+        operation: &'static str,
+        /// The underlying serializer error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// Stored session data was written by a newer, incompatible schema.
+    #[error(
+        "session data has schema version {found}; this version of session-kit reads up to {supported}"
+    )]
+    UnsupportedSchema {
+        /// The version found in the data.
+        found: u32,
+        /// The newest version this build understands.
+        supported: u32,
+    },
+
+    /// A session store operation failed.
+    #[error("session store could not {operation}{}", if *retryable { " (temporary; retrying may help)" } else { "" })]
+    Store {
+        /// What the store was doing, e.g. `"load the record"`.
+        operation: &'static str,
+        /// Whether trying again may succeed (a server that is down, a locked database).
+        retryable: bool,
+        /// The backend's error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// There are no usable credentials and none can be obtained.
+    #[error("not authenticated: {reason}")]
+    NotAuthenticated {
+        /// Why not.
+        reason: &'static str,
+    },
+
+    /// The server rejected the refresh token or grant (`invalid_grant`): it is
+    /// dead, and only a fresh sign-in can replace it.
+    #[error("the grant or refresh token was rejected as invalid or expired")]
+    InvalidGrant {
+        /// The server's `error_description`, when it gave one.
+        description: Option<String>,
+    },
+
+    /// A token provider failed for another reason.
+    #[error("token provider failed: {message}{}", if *retryable { " (temporary; retrying may help)" } else { "" })]
+    TokenProvider {
+        /// A short description that never contains a secret.
+        message: String,
+        /// Whether trying again may succeed.
+        retryable: bool,
+        /// The cause.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl Error {
+    /// Builds a [`Error::Store`] error.
+    ///
+    /// ```
+    /// let err = session_core::Error::store("save the record", true, std::io::Error::other("down"));
+    /// assert!(err.is_retryable());
+    /// assert_eq!(err.to_string(), "session store could not save the record (temporary; retrying may help)");
+    /// ```
+    pub fn store(operation: &'static str, retryable: bool, source: impl Into<BoxError>) -> Self {
+        Self::Store {
+            operation,
+            retryable,
+            source: Some(source.into()),
+        }
+    }
+
+    /// Builds a [`Error::TokenProvider`] error.
+    ///
+    /// ```
+    /// let err = session_core::Error::token_provider("token endpoint unreachable", true, None);
+    /// assert!(err.is_retryable());
+    /// ```
+    pub fn token_provider(
+        message: impl Into<String>,
+        retryable: bool,
+        source: Option<BoxError>,
+    ) -> Self {
+        Self::TokenProvider {
+            message: message.into(),
+            retryable,
+            source,
+        }
+    }
+
+    /// Whether the operation may succeed if tried again.
+    ///
+    /// ```
+    /// assert!(!session_core::Error::InvalidGrant { description: None }.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store { retryable, .. } | Self::TokenProvider { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// Whether the refresh token or grant was rejected as dead (`invalid_grant`).
+    ///
+    /// ```
+    /// assert!(session_core::Error::InvalidGrant { description: None }.is_invalid_grant());
+    /// ```
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, Self::InvalidGrant { .. })
+    }
+
+    /// Whether there are no usable credentials.
+    ///
+    /// ```
+    /// let err = session_core::Error::NotAuthenticated { reason: "no token" };
+    /// assert!(err.is_not_authenticated());
+    /// ```
+    pub fn is_not_authenticated(&self) -> bool {
+        matches!(self, Self::NotAuthenticated { .. })
+    }
+
+    pub(crate) fn encode(source: serde_json::Error) -> Self {
+        Self::Serialization {
+            operation: "encoded",
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn decode(source: serde_json::Error) -> Self {
+        Self::Serialization {
+            operation: "decoded",
+            source: Box::new(source),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The core vocabulary of session-kit.
+//!
+//! Every other session-kit crate speaks these types:
+//!
+//! - secret tokens — [`AccessToken`], [`RefreshToken`], [`IdToken`] — that
+//!   never print and are zeroized on drop;
+//! - [`TokenSet`] and the expiry rules of [`ExpiryPolicy`];
+//! - [`Claims`], read from a JWT **without** verification;
+//! - [`SessionData`]: tokens, [`CookieJar`], user info, named [`Credential`]s
+//!   and [`SessionMetadata`], with a secret-free [`summary`](SessionData::summary);
+//! - the injectable [`Clock`];
+//! - the traits the other crates implement: [`Authenticate`] (put credentials
+//!   on a request), [`ProvideToken`] (obtain and refresh tokens) and
+//!   [`SessionStore`] (persist client and server sessions), each with a
+//!   `Shared*` handle; and [`MemoryStore`].
+//!
+//! The crate has no network dependencies: it uses `http` and `url` types only.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use session_core::{ExpiryPolicy, SessionData, SharedClock, TokenSet};
+//!
+//! let clock = SharedClock::default();
+//! let sent_at = clock.now();
+//! let body = br#"{"access_token":"at","expires_in":3600,"refresh_token":"rt"}"#;
+//! let tokens = TokenSet::from_json_response(body, sent_at)?;
+//!
+//! let session = SessionData::with_tokens(tokens, sent_at);
+//! let policy = ExpiryPolicy::default();
+//! assert!(session.is_valid(clock.now(), &policy));
+//! assert!(!session.needs_refresh(clock.now(), &policy));
+//! println!("{}", session.summary(clock.now(), &policy));
+//! # Ok::<(), session_core::Error>(())
+//! ```
+//!
+//! # Features
+//!
+//! | Feature | What it enables | Default? |
+//! |---|---|---|
+//! | `test-util` | [`ManualClock`] and the store conformance suite (`conformance`) | no |
+//!
+//! # MSRV
+//!
+//! Rust 1.95. Raising it is a minor (not a patch) change.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod authenticate;
+mod claims;
+mod clock;
+mod cookies;
+mod credential;
+mod error;
+mod expiry;
+mod memory_store;
+mod provide_token;
+mod secret;
+mod session_data;
+mod store;
+mod token_set;
+
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod conformance;
+
+pub use authenticate::{
+    AuthRequest, Authenticate, Rejection, Replay, SharedAuthenticator, sensitive_header_value,
+};
+pub use claims::Claims;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub use clock::ManualClock;
+pub use clock::{Clock, SharedClock, SystemClock};
+pub use cookies::CookieJar;
+pub use credential::Credential;
+pub use error::{BoxError, Error, Result};
+pub use expiry::{Expiry, ExpiryPolicy};
+pub use memory_store::MemoryStore;
+pub use provide_token::{ProvideToken, SharedTokenProvider};
+pub use secret::{AccessToken, IdToken, RefreshToken};
+pub use session_data::{SessionData, SessionMetadata};
+pub use store::{SessionStore, SharedSessionStore, StoreRecord};
+pub use token_set::{TokenSet, TokenStatus};
+
+// Re-exported so users name the same versions we do.
+pub use http;
+pub use time;
+pub use url;

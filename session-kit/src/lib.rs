@@ -1,0 +1,85 @@
+//! session-kit: authenticated, resilient, persistent HTTP sessions for API
+//! clients, and secure session management for servers.
+//!
+//! This facade re-exports the session-kit crates. The core vocabulary is
+//! always here; everything else sits behind a feature, so a program that only
+//! needs retries compiles no database or server code.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use session_kit::{ExpiryPolicy, SessionData, SharedClock, TokenSet, TokenStatus};
+//!
+//! // A token endpoint answered; the request went out at `sent_at`.
+//! let clock = SharedClock::default();
+//! let sent_at = clock.now();
+//! let tokens = TokenSet::from_json_response(
+//!     br#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#,
+//!     sent_at,
+//! )?;
+//!
+//! let policy = ExpiryPolicy::default(); // 5-minute buffer, 15-minute refresh window
+//! assert_eq!(tokens.status(sent_at, &policy), TokenStatus::Valid);
+//! assert_eq!(tokens.status(sent_at + Duration::from_secs(50 * 60), &policy), TokenStatus::RefreshDue);
+//!
+//! let session = SessionData::with_tokens(tokens, sent_at);
+//! assert!(session.summary(sent_at, &policy).starts_with("Session: VALID | Tokens: VALID"));
+//! # Ok::<(), session_kit::Error>(())
+//! ```
+//!
+//! # Features
+//!
+//! | Feature | What it enables | Default? |
+//! |---|---|---|
+//! | `retry` | [`retry`]: the retry engine | no |
+//! | `auth` | [`auth`]: the `Session` HTTP client, auth strategies, token refresh (implies `retry`) | no |
+//! | `store` | [`store`]: session persistence and the `SessionManager` | no |
+//! | `file` | JSON file store (implies `store`) | no |
+//! | `encrypted` | encrypted file store (implies `store`) | no |
+//! | `sqlite` | SQLite store (implies `store`) | no |
+//! | `postgres` | PostgreSQL store (implies `store`) | no |
+//! | `redis` | Redis store (implies `store`) | no |
+//! | `oauth` | [`oauth`]: OAuth 2.0 and OpenID Connect flows (implies `auth`) | no |
+//! | `server` | [`server`]: server-side sessions for axum and tower (implies `store`) | no |
+//! | `cli` | the `session-kit` command-line tool | no |
+//! | `full` | all of the above | no |
+//!
+//! # MSRV
+//!
+//! Rust 1.95. Raising it is a minor (not a patch) change.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[doc(inline)]
+pub use session_core::*;
+
+/// The core crate, for paths like `session_kit::core::conformance`.
+#[doc(inline)]
+pub use session_core as core;
+
+#[cfg(feature = "retry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
+#[doc(inline)]
+pub use session_retry as retry;
+
+#[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
+#[doc(inline)]
+pub use session_auth as auth;
+
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+#[doc(inline)]
+pub use session_store as store;
+
+#[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+#[doc(inline)]
+pub use session_oauth as oauth;
+
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+#[doc(inline)]
+pub use session_server as server;

@@ -1,0 +1,337 @@
+//! `cargo xtask ci`: every check CI runs, with a one-line summary at the end.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use crate::services;
+
+/// Crates that must appear in one version only.
+const SINGLE_VERSION: &[&str] = &["reqwest", "hyper", "http"];
+
+struct Step {
+    name: String,
+    ok: bool,
+    secs: f64,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+fn run_step(steps: &mut Vec<Step>, name: &str, mut cmd: Command) -> bool {
+    println!("\n--- {name}");
+    let start = Instant::now();
+    let ok = match cmd.status() {
+        Ok(status) => status.success(),
+        Err(e) => {
+            eprintln!("could not run {name}: {e}");
+            false
+        }
+    };
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "--- {name}: {} in {secs:.0}s",
+        if ok { "ok" } else { "FAILED" }
+    );
+    steps.push(Step {
+        name: name.to_owned(),
+        ok,
+        secs,
+    });
+    ok
+}
+
+/// The facade's features, read from its manifest so the list never drifts.
+pub(crate) fn facade_features(manifest: &str) -> Vec<String> {
+    let mut in_features = false;
+    let mut features = Vec::new();
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+            continue;
+        }
+        if !in_features || line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some((name, _)) = line.split_once('=') {
+            let name = name.trim();
+            if name != "default" {
+                features.push(name.to_owned());
+            }
+        }
+    }
+    features
+}
+
+/// Which of [`SINGLE_VERSION`] appear more than once in `cargo tree -d` output.
+pub(crate) fn duplicated(tree: &str) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| SINGLE_VERSION.contains(name))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn check_duplicates(steps: &mut Vec<Step>) {
+    let name = "one reqwest, one hyper, one http";
+    println!("\n--- {name}");
+    let start = Instant::now();
+    let output = cargo()
+        .args([
+            "tree",
+            "--workspace",
+            "--all-features",
+            "--duplicates",
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output();
+    let ok = match output {
+        Ok(out) if out.status.success() => {
+            let dups = duplicated(&String::from_utf8_lossy(&out.stdout));
+            if !dups.is_empty() {
+                eprintln!("more than one version of: {}", dups.join(", "));
+            }
+            dups.is_empty()
+        }
+        Ok(out) => {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            false
+        }
+        Err(e) => {
+            eprintln!("could not run cargo tree: {e}");
+            false
+        }
+    };
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "--- {name}: {} in {secs:.0}s",
+        if ok { "ok" } else { "FAILED" }
+    );
+    steps.push(Step {
+        name: name.into(),
+        ok,
+        secs,
+    });
+}
+
+pub(crate) fn run() -> ExitCode {
+    let started = Instant::now();
+    let mut steps = Vec::new();
+
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    run_step(&mut steps, "rustfmt", fmt);
+
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run_step(&mut steps, "clippy", clippy);
+
+    check_duplicates(&mut steps);
+
+    println!("\n--- services");
+    if !services::check_all() {
+        eprintln!(
+            "\nThe tests need Redis and PostgreSQL; start them and run `cargo xtask ci` again."
+        );
+        summary(&steps, started);
+        return ExitCode::FAILURE;
+    }
+
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--all-features"]);
+    run_step(&mut steps, "tests", test);
+
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--all-features", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run_step(&mut steps, "rustdoc", doc);
+
+    let mut bare = cargo();
+    bare.args(["check", "-p", "session-kit", "--no-default-features"]);
+    run_step(&mut steps, "facade without features", bare);
+
+    let manifest = std::fs::read_to_string(workspace_root().join("session-kit/Cargo.toml"))
+        .unwrap_or_default();
+    for feature in facade_features(&manifest) {
+        let mut check = cargo();
+        check.args([
+            "check",
+            "-p",
+            "session-kit",
+            "--no-default-features",
+            "--features",
+            &feature,
+        ]);
+        run_step(&mut steps, &format!("facade with `{feature}` alone"), check);
+    }
+
+    summary(&steps, started)
+}
+
+fn summary(steps: &[Step], started: Instant) -> ExitCode {
+    let failed: Vec<&str> = steps
+        .iter()
+        .filter(|s| !s.ok)
+        .map(|s| s.name.as_str())
+        .collect();
+    let passed = steps.len() - failed.len();
+    println!();
+    for step in steps {
+        println!(
+            "  {:<6} {:>5.0}s  {}",
+            if step.ok { "ok" } else { "FAILED" },
+            step.secs,
+            step.name
+        );
+    }
+    println!(
+        "(total {:.0}s{})",
+        started.elapsed().as_secs_f64(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!("; failed: {}", failed.join(", "))
+        }
+    );
+    println!("ci: {passed} passed, {} failed", failed.len());
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_facade_features() {
+        let manifest = "[package]\nname = \"x\"\n\n[features]\ndefault = []\n## doc\nretry = [\"dep:a\"]\nfull = [\"retry\"]\n\n[dependencies]\na = \"1\"\n";
+        assert_eq!(facade_features(manifest), ["retry", "full"]);
+    }
+
+    #[test]
+    fn the_real_facade_has_every_documented_feature() {
+        let manifest =
+            std::fs::read_to_string(workspace_root().join("session-kit/Cargo.toml")).unwrap();
+        let features = facade_features(&manifest);
+        for f in [
+            "retry",
+            "auth",
+            "store",
+            "file",
+            "encrypted",
+            "sqlite",
+            "postgres",
+            "redis",
+            "oauth",
+            "server",
+            "cli",
+            "full",
+        ] {
+            assert!(features.iter().any(|x| x == f), "missing feature {f}");
+        }
+        // Every feature is in the facade's documentation table.
+        let lib = std::fs::read_to_string(workspace_root().join("session-kit/src/lib.rs")).unwrap();
+        for f in &features {
+            assert!(
+                lib.contains(&format!("| `{f}` |")),
+                "feature {f} missing from the facade docs table"
+            );
+        }
+    }
+
+    #[test]
+    fn spots_duplicates() {
+        let tree = "http v0.2.12\nhttp v1.3.1\nbase64 v0.21.7\nbase64 v0.22.1\nhttp-body v1.0.0\n";
+        assert_eq!(duplicated(tree), ["http"]);
+        assert!(duplicated("base64 v0.21.7\nbase64 v0.22.1\n").is_empty());
+    }
+
+    #[test]
+    fn no_system_time_outside_the_clock_module() {
+        // Wall-clock reads go through session_core::Clock (clippy.toml bans
+        // them too; this also covers code clippy doesn't lint, like examples).
+        let root = workspace_root();
+        let mut offenders = Vec::new();
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                let name = entry.file_name();
+                if path.is_dir() {
+                    if name != "target" && name != ".git" && name != "xtask" {
+                        stack.push(path);
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let is_clock = path.ends_with("session-core/src/clock.rs");
+                    if !is_clock && (text.contains("SystemTime::now") || text.contains("now_utc()"))
+                    {
+                        offenders.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "system time read outside the clock module: {offenders:?}"
+        );
+    }
+
+    #[test]
+    fn every_source_file_opens_with_module_docs() {
+        let root = workspace_root();
+        let mut missing = Vec::new();
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                let name = entry.file_name();
+                if path.is_dir() {
+                    if name != "target" && name != ".git" {
+                        stack.push(path);
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    if !text.trim_start().starts_with("//!") {
+                        missing.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "files without a //! header: {missing:?}"
+        );
+    }
+}

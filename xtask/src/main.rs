@@ -1,0 +1,44 @@
+//! session-kit's project tasks, run as `cargo xtask <task>`.
+//!
+//! Kept dependency-free so it builds in seconds on a fresh clone.
+
+#![forbid(unsafe_code)]
+
+mod ci;
+mod services;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <task>
+
+Tasks:
+  ci        everything CI checks: rustfmt, clippy (-D warnings), the duplicate-crate
+            check, the tests (needs Redis and PostgreSQL on 127.0.0.1), rustdoc with
+            warnings denied, and the facade with no features and with each feature alone
+  services  check that Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432) answer
+  help      this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("help" | "-h" | "--help") => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some("ci") => ci::run(),
+        Some("services") => {
+            if services::check_all() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Some(other) => {
+            eprintln!("unknown task `{other}`\n");
+            eprint!("{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}

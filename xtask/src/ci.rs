@@ -9,6 +9,16 @@ use crate::services;
 /// Crates that must appear in one version only.
 const SINGLE_VERSION: &[&str] = &["reqwest", "hyper", "http"];
 
+/// Dependencies point one way: each crate, with all its features and its
+/// dev-dependencies, must not pull these in.
+const LAYERING: &[(&str, &[&str])] = &[
+    (
+        "session-core",
+        &["reqwest", "hyper", "sqlx", "redis", "axum", "tower"],
+    ),
+    ("session-retry", &["sqlx", "redis", "axum"]),
+];
+
 struct Step {
     name: String,
     ok: bool,
@@ -99,6 +109,8 @@ fn check_duplicates(steps: &mut Vec<Step>) {
             "--duplicates",
             "--edges",
             "normal,build",
+            "--depth",
+            "0",
             "--prefix",
             "none",
             "--format",
@@ -134,6 +146,63 @@ fn check_duplicates(steps: &mut Vec<Step>) {
     });
 }
 
+/// Which of `banned` appear in `cargo tree --format {p}` output.
+pub(crate) fn banned_in(tree: &str, banned: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| banned.contains(name))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn check_layering(steps: &mut Vec<Step>) {
+    let name = "layering (no heavy crates below their layer)";
+    println!("\n--- {name}");
+    let start = Instant::now();
+    let mut ok = true;
+    for (krate, banned) in LAYERING {
+        let output = cargo()
+            .args([
+                "tree",
+                "-p",
+                krate,
+                "--all-features",
+                "--prefix",
+                "none",
+                "--format",
+                "{p}",
+            ])
+            .output();
+        match output {
+            Ok(out) if out.status.success() => {
+                let found = banned_in(&String::from_utf8_lossy(&out.stdout), banned);
+                if !found.is_empty() {
+                    eprintln!("{krate} depends on {}", found.join(", "));
+                    ok = false;
+                }
+            }
+            _ => {
+                eprintln!("could not run cargo tree for {krate}");
+                ok = false;
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "--- {name}: {} in {secs:.0}s",
+        if ok { "ok" } else { "FAILED" }
+    );
+    steps.push(Step {
+        name: name.into(),
+        ok,
+        secs,
+    });
+}
+
 pub(crate) fn run() -> ExitCode {
     let started = Instant::now();
     let mut steps = Vec::new();
@@ -155,6 +224,7 @@ pub(crate) fn run() -> ExitCode {
     run_step(&mut steps, "clippy", clippy);
 
     check_duplicates(&mut steps);
+    check_layering(&mut steps);
 
     println!("\n--- services");
     if !services::check_all() {
@@ -268,6 +338,12 @@ mod tests {
                 "feature {f} missing from the facade docs table"
             );
         }
+    }
+
+    #[test]
+    fn spots_banned_crates() {
+        let tree = "session-retry v0.1.0\naxum v0.8.9\naxum-core v0.5.6\n";
+        assert_eq!(banned_in(tree, &["axum", "sqlx"]), ["axum"]);
     }
 
     #[test]

@@ -32,7 +32,7 @@
 //!
 //! | Feature | What it enables | Default? |
 //! |---|---|---|
-//! | `retry` | [`retry`]: the retry engine | no |
+//! | `retry` | [`retry`]: the retry engine, with its reqwest integration | no |
 //! | `auth` | [`auth`]: the `Session` HTTP client, auth strategies, token refresh (implies `retry`) | no |
 //! | `store` | [`store`]: session persistence and the `SessionManager` | no |
 //! | `file` | JSON file store (implies `store`) | no |

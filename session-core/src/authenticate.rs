@@ -308,6 +308,17 @@ pub trait Authenticate: Send + Sync + fmt::Debug {
     /// When no credentials can be had (e.g. [`Error::NotAuthenticated`]).
     async fn authenticate(&self, request: &mut AuthRequest<'_>) -> Result<()>;
 
+    /// Reports unusable configuration (an empty token, a value that can't be
+    /// a header) once, when a session is built, so it fails there instead of
+    /// on the first request. The default accepts everything.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCredential`] describing what is wrong.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Called when the server answered 401. Return [`Replay::Yes`] when the
     /// credentials were renewed and the request should be sent once more.
     /// The default gives the 401 to the caller.
@@ -378,6 +389,10 @@ impl fmt::Debug for SharedAuthenticator {
 impl Authenticate for SharedAuthenticator {
     async fn authenticate(&self, request: &mut AuthRequest<'_>) -> Result<()> {
         self.0.authenticate(request).await
+    }
+
+    fn check(&self) -> Result<()> {
+        self.0.check()
     }
 
     async fn on_unauthorized(&self, rejection: Rejection<'_>) -> Result<Replay> {

@@ -1,6 +1,7 @@
 //! The error type shared by session-core and the traits it defines.
 
 use std::error::Error as StdError;
+use std::sync::Arc;
 
 /// A boxed error that can cross threads; used for causes from other layers.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -97,6 +98,11 @@ pub enum Error {
         description: Option<String>,
     },
 
+    /// One failure shared by several waiters (a single-flight refresh reports
+    /// the same error to everyone who waited for it).
+    #[error(transparent)]
+    Shared(Arc<Error>),
+
     /// A token provider failed for another reason.
     #[error("token provider failed: {message}{}", if *retryable { " (temporary; retrying may help)" } else { "" })]
     TokenProvider {
@@ -152,6 +158,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store { retryable, .. } | Self::TokenProvider { retryable, .. } => *retryable,
+            Self::Shared(inner) => inner.is_retryable(),
             _ => false,
         }
     }
@@ -162,7 +169,11 @@ impl Error {
     /// assert!(session_core::Error::InvalidGrant { description: None }.is_invalid_grant());
     /// ```
     pub fn is_invalid_grant(&self) -> bool {
-        matches!(self, Self::InvalidGrant { .. })
+        match self {
+            Self::InvalidGrant { .. } => true,
+            Self::Shared(inner) => inner.is_invalid_grant(),
+            _ => false,
+        }
     }
 
     /// Whether there are no usable credentials.
@@ -172,7 +183,11 @@ impl Error {
     /// assert!(err.is_not_authenticated());
     /// ```
     pub fn is_not_authenticated(&self) -> bool {
-        matches!(self, Self::NotAuthenticated { .. })
+        match self {
+            Self::NotAuthenticated { .. } => true,
+            Self::Shared(inner) => inner.is_not_authenticated(),
+            _ => false,
+        }
     }
 
     pub(crate) fn encode(source: serde_json::Error) -> Self {

@@ -1,17 +1,107 @@
-//! The session-kit `Session` HTTP client.
+//! The session-kit `Session`: an HTTP client on reqwest that authenticates
+//! every request, retries transient failures, keeps tokens fresh, and is
+//! shared by every API client in a program.
 //!
-//! This crate will hold the `Session` client on reqwest: Bearer, Basic,
-//! API-key and custom authentication strategies (implementations of
-//! [`session_core::Authenticate`]), single-flight token refresh before expiry
-//! and after a 401, sign-in and sign-out flows, and one session shared by many
-//! API clients, with retries from `session-retry`.
+//! - **Strategies**: [`BearerAuth`] (fixed, or refreshed by a
+//!   [`TokenManager`]), [`BasicAuth`], [`ApiKeyAuth`] (header or query), static
+//!   headers, and any [`Authenticate`](session_core::Authenticate) of your
+//!   own — all with the same retries.
+//! - **Refresh**: before expiry and once after a 401, single-flight across
+//!   concurrent requests, never blocking requests whose token is still valid,
+//!   re-login when the refresh token is dead.
+//! - **Sign-in flows** for APIs with their own login endpoints: [`SignIn`],
+//!   [`Credentials`], [`SignInProvider`].
+//! - **Sharing**: clone the [`Session`]; [`Session::close`] ends it for all.
+//! - **Security**: credentials refused over plain http (except loopback),
+//!   never sent to another origin after a redirect, never in logs or errors.
 //!
-//! It is being built; today it only re-exports the core traits it implements.
+//! # Example
+//!
+//! ```no_run
+//! use session_auth::{BearerAuth, Session};
+//! use session_retry::RetryPolicy;
+//!
+//! # #[derive(serde::Deserialize)] struct Customer;
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let session = Session::builder()
+//!     .base_url("https://api.example.com/v2/")
+//!     .auth(BearerAuth::new("token"))
+//!     .retry(RetryPolicy::builder().retries(3).backoff_factor(1.0).build()?)
+//!     .build()?;
+//! let customers: Vec<Customer> = session.get("customers").send().await?.json().await?;
+//! println!("{}", session.summary());
+//! # Ok(()) }
+//! ```
+//!
+//! # A custom strategy
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use session_auth::Session;
+//! use session_core::{AuthRequest, Authenticate, Result, sensitive_header_value};
+//!
+//! #[derive(Debug)]
+//! struct TenantKey(http::HeaderValue);
+//!
+//! #[async_trait]
+//! impl Authenticate for TenantKey {
+//!     async fn authenticate(&self, request: &mut AuthRequest<'_>) -> Result<()> {
+//!         request.set_header(http::HeaderName::from_static("x-tenant-key"), self.0.clone());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let session = Session::builder()
+//!     .base_url("https://api.example.com/")
+//!     .auth(TenantKey(sensitive_header_value("k-123")?))
+//!     .build()?; // retries included
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Logging
+//!
+//! One `tracing` span per request (`session.request`: method, host, path
+//! without query, status, attempts); retry events from `session_retry`;
+//! refresh failures at WARN. No credential, header value or query string is
+//! ever logged.
+//!
+//! # Features
+//!
+//! | Feature | What it enables | Default? |
+//! |---|---|---|
+//! | `middleware` | [`middleware`]: our auth and retry as `reqwest_middleware::Middleware` | no |
 //!
 //! # MSRV
 //!
 //! Rust 1.95. Raising it is a minor (not a patch) change.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use session_core::{Authenticate, ProvideToken};
+mod api_key;
+mod basic;
+mod bearer;
+mod builder;
+mod error;
+mod persistence;
+mod request;
+mod session;
+mod sign_in;
+mod token_manager;
+mod transport;
+mod url;
+
+#[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
+pub mod middleware;
+
+pub use api_key::ApiKeyAuth;
+pub use basic::BasicAuth;
+pub use bearer::BearerAuth;
+pub use builder::SessionBuilder;
+pub use error::{Error, Result};
+pub use persistence::Persistence;
+pub use request::RequestBuilder;
+pub use session::{Session, SessionStats};
+pub use sign_in::{Credentials, SignIn, SignInProvider};
+pub use token_manager::{TokenManager, TokenManagerBuilder};

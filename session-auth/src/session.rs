@@ -1,0 +1,456 @@
+//! [`Session`]: the HTTP client users hold all day — cheap to clone, shared by
+//! every API client, closed for all at once — with its statistics and
+//! metadata.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::{HeaderMap, Method};
+use parking_lot::Mutex;
+use reqwest_cookie_store::CookieStoreMutex;
+use session_core::time::OffsetDateTime;
+use session_core::{
+    CookieJar, ExpiryPolicy, SessionData, SessionMetadata, SharedAuthenticator, SharedClock,
+};
+use session_retry::RetryPolicy;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::builder::SessionBuilder;
+use crate::error::{Error, Result};
+use crate::persistence::Persistence;
+use crate::request::RequestBuilder;
+use crate::token_manager::TokenManager;
+use crate::url::resolve;
+
+/// An authenticated, retrying HTTP session.
+///
+/// Clone it freely and hand it to every API client: clones share the
+/// connection pool, credentials, cookies, statistics and the closed state.
+///
+/// # Examples
+///
+/// ```no_run
+/// use session_auth::{BearerAuth, Session};
+/// use session_retry::RetryPolicy;
+///
+/// # #[derive(serde::Deserialize)] struct Customer;
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let session = Session::builder()
+///     .base_url("https://api.example.com/v2/")
+///     .auth(BearerAuth::new("token"))
+///     .retry(RetryPolicy::builder().retries(3).backoff_factor(1.0).build()?)
+///     .build()?;
+/// let customers: Vec<Customer> = session.get("customers").send().await?.json().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: reqwest::Client,
+    pub(crate) base_url: Option<Url>,
+    pub(crate) auth: Option<SharedAuthenticator>,
+    pub(crate) tokens: Option<TokenManager>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) max_redirects: usize,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) clock: SharedClock,
+    pub(crate) jar: Option<Arc<CookieStoreMutex>>,
+    pub(crate) persistence: Option<Persistence>,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) closed: AtomicBool,
+    pub(crate) restored: OnceCell<()>,
+    pub(crate) requests: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) activity: Mutex<Activity>,
+}
+
+pub(crate) struct Activity {
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) last_api_call_at: Option<OffsetDateTime>,
+    pub(crate) current_api_server: Option<String>,
+}
+
+impl Inner {
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn record_call(&self, attempts: u32, host: Option<&str>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.retries
+            .fetch_add(u64::from(attempts.saturating_sub(1)), Ordering::Relaxed);
+        let now = self.clock.now();
+        let mut activity = self.activity.lock();
+        activity.last_api_call_at = Some(now);
+        if let Some(host) = host
+            && activity.current_api_server.as_deref() != Some(host)
+        {
+            activity.current_api_server = Some(host.to_owned());
+        }
+    }
+}
+
+/// Counters kept by a session.
+///
+/// ```
+/// let stats = session_auth::Session::builder().build()?.stats();
+/// assert_eq!(stats.requests, 0);
+/// # Ok::<(), session_auth::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Logical requests sent (each may have taken several attempts).
+    pub requests: u64,
+    /// Retries made across all requests.
+    pub retries: u64,
+    /// Token refreshes and sign-ins.
+    pub refreshes: u64,
+}
+
+impl Session {
+    /// Starts a builder.
+    ///
+    /// ```
+    /// let session = session_auth::Session::builder().build()?;
+    /// # let _ = session;
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn builder() -> SessionBuilder {
+        SessionBuilder::default()
+    }
+
+    /// A request with `method` to `target`: a path under the base URL (a
+    /// leading `/` is ignored) or an absolute `http(s)` URL.
+    ///
+    /// ```
+    /// let session = session_auth::Session::builder().base_url("https://api.example.com/v2").build()?;
+    /// let request = session.request(http::Method::GET, "customers").build()?;
+    /// assert_eq!(request.url().as_str(), "https://api.example.com/v2/customers");
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn request(&self, method: Method, target: &str) -> RequestBuilder {
+        let inner = resolve(self.inner.base_url.as_ref(), target)
+            .map(|url| self.inner.client.request(method, url));
+        RequestBuilder::new(self.clone(), inner)
+    }
+
+    /// A GET request; see [`request`](Self::request).
+    ///
+    /// ```
+    /// # let session = session_auth::Session::builder().base_url("https://a.example/").build()?;
+    /// let _ = session.get("items");
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn get(&self, target: &str) -> RequestBuilder {
+        self.request(Method::GET, target)
+    }
+
+    /// A POST request; see [`request`](Self::request).
+    ///
+    /// ```
+    /// # let session = session_auth::Session::builder().base_url("https://a.example/").build()?;
+    /// let _ = session.post("items");
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn post(&self, target: &str) -> RequestBuilder {
+        self.request(Method::POST, target)
+    }
+
+    /// A PUT request; see [`request`](Self::request).
+    ///
+    /// ```
+    /// # let session = session_auth::Session::builder().base_url("https://a.example/").build()?;
+    /// let _ = session.put("items/1");
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn put(&self, target: &str) -> RequestBuilder {
+        self.request(Method::PUT, target)
+    }
+
+    /// A PATCH request; see [`request`](Self::request).
+    ///
+    /// ```
+    /// # let session = session_auth::Session::builder().base_url("https://a.example/").build()?;
+    /// let _ = session.patch("items/1");
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn patch(&self, target: &str) -> RequestBuilder {
+        self.request(Method::PATCH, target)
+    }
+
+    /// A DELETE request; see [`request`](Self::request).
+    ///
+    /// ```
+    /// # let session = session_auth::Session::builder().base_url("https://a.example/").build()?;
+    /// let _ = session.delete("items/1");
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn delete(&self, target: &str) -> RequestBuilder {
+        self.request(Method::DELETE, target)
+    }
+
+    /// A HEAD request; see [`request`](Self::request).
+    ///
+    /// ```
+    /// # let session = session_auth::Session::builder().base_url("https://a.example/").build()?;
+    /// let _ = session.head("items");
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn head(&self, target: &str) -> RequestBuilder {
+        self.request(Method::HEAD, target)
+    }
+
+    /// The underlying reqwest client.
+    ///
+    /// ```
+    /// let session = session_auth::Session::builder().build()?;
+    /// let _client: &reqwest::Client = session.client();
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn client(&self) -> &reqwest::Client {
+        &self.inner.client
+    }
+
+    /// The base URL, if set.
+    ///
+    /// ```
+    /// let session = session_auth::Session::builder().base_url("https://a.example/v1").build()?;
+    /// assert_eq!(session.base_url().unwrap().as_str(), "https://a.example/v1/");
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn base_url(&self) -> Option<&Url> {
+        self.inner.base_url.as_ref()
+    }
+
+    /// The token manager, when the session authenticates with one.
+    ///
+    /// ```
+    /// assert!(session_auth::Session::builder().build()?.tokens().is_none());
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn tokens(&self) -> Option<&TokenManager> {
+        self.inner.tokens.as_ref()
+    }
+
+    /// Ends the session for every clone: later requests fail with
+    /// [`Error::SessionClosed`]. Saves cookies and metadata first when the
+    /// session is persisted.
+    ///
+    /// # Errors
+    ///
+    /// The store's error if the final save failed (the session is closed anyway).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let session = session_auth::Session::builder().base_url("https://a.example/").build()?;
+    /// let api_client = session.clone();
+    /// session.close().await?;
+    /// let err = api_client.get("x").send().await.unwrap_err();
+    /// assert!(err.is_closed());
+    /// assert_eq!(err.to_string(), "the session is closed; create a new session to make requests");
+    /// # Ok::<(), session_auth::Error>(()) }).unwrap();
+    /// ```
+    pub async fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.save().await
+    }
+
+    /// Whether [`close`](Self::close) was called on any clone.
+    ///
+    /// ```
+    /// assert!(!session_auth::Session::builder().build()?.is_closed());
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Saves cookies and metadata to the session's store (tokens are saved by
+    /// the token manager whenever they change). Does nothing without a store.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// session_auth::Session::builder().build()?.save().await?;
+    /// # Ok::<(), session_auth::Error>(()) }).unwrap();
+    /// ```
+    pub async fn save(&self) -> Result<()> {
+        let Some(persistence) = &self.inner.persistence else {
+            return Ok(());
+        };
+        let cookies = self.cookie_jar();
+        let metadata = self.metadata();
+        persistence
+            .update(|data| {
+                if let Some(cookies) = cookies {
+                    data.cookies = cookies;
+                }
+                let created_at = data.metadata.created_at.min(metadata.created_at);
+                let last_refreshed_at = data.metadata.last_refreshed_at;
+                data.metadata = metadata;
+                data.metadata.created_at = created_at;
+                data.metadata.last_refreshed_at = last_refreshed_at;
+            })
+            .await
+            .map_err(Error::Store)
+    }
+
+    /// Signs out: revokes the tokens where the server supports it, then
+    /// forgets tokens and cookies and deletes the stored session.
+    ///
+    /// # Errors
+    ///
+    /// The revocation or store error, after the local wipe.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// session_auth::Session::builder().build()?.sign_out().await?;
+    /// # Ok::<(), session_auth::Error>(()) }).unwrap();
+    /// ```
+    pub async fn sign_out(&self) -> Result<()> {
+        if let Some(jar) = &self.inner.jar {
+            jar.lock().map(|mut j| j.clear()).ok();
+        }
+        let revoked = match &self.inner.tokens {
+            Some(tokens) => tokens.sign_out().await,
+            None => Ok(()),
+        };
+        if let Some(persistence) = &self.inner.persistence {
+            persistence.delete().await.map_err(Error::Store)?;
+        }
+        revoked.map_err(Error::from_core)
+    }
+
+    /// Counters: requests, retries, refreshes.
+    ///
+    /// ```
+    /// assert_eq!(session_auth::Session::builder().build()?.stats().retries, 0);
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            retries: self.inner.retries.load(Ordering::Relaxed),
+            refreshes: self
+                .inner
+                .tokens
+                .as_ref()
+                .map_or(0, TokenManager::refreshes),
+        }
+    }
+
+    /// A snapshot of the session's metadata.
+    ///
+    /// ```
+    /// let meta = session_auth::Session::builder().build()?.metadata();
+    /// assert!(meta.last_api_call_at.is_none());
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn metadata(&self) -> SessionMetadata {
+        let activity = self.inner.activity.lock();
+        let mut meta = SessionMetadata::new(activity.created_at);
+        meta.last_api_call_at = activity.last_api_call_at;
+        meta.current_api_server = activity.current_api_server.clone();
+        meta.user_agent = self.inner.user_agent.clone();
+        meta.last_refreshed_at = None;
+        meta
+    }
+
+    /// A copy of the session's cookies (when it manages its own jar).
+    ///
+    /// ```
+    /// let jar = session_auth::Session::builder().build()?.cookie_jar().unwrap();
+    /// assert!(jar.is_empty());
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn cookie_jar(&self) -> Option<CookieJar> {
+        let jar = self.inner.jar.as_ref()?;
+        let store = jar.lock().ok()?.clone();
+        Some(CookieJar::from_store(store))
+    }
+
+    /// The session as [`SessionData`]: tokens, cookies, metadata.
+    ///
+    /// ```
+    /// let data = session_auth::Session::builder().build()?.snapshot();
+    /// assert!(data.tokens.is_none());
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn snapshot(&self) -> SessionData {
+        let mut data = SessionData::new(self.inner.activity.lock().created_at);
+        data.tokens = self.inner.tokens.as_ref().and_then(TokenManager::current);
+        if let Some(cookies) = self.cookie_jar() {
+            data.cookies = cookies;
+        }
+        data.metadata = self.metadata();
+        data
+    }
+
+    /// The one-line summary, e.g.
+    /// `Session: VALID | Tokens: VALID | Cookies: PRESENT | Age: 45m | Last API: 2m ago`.
+    ///
+    /// ```
+    /// let line = session_auth::Session::builder().build()?.summary();
+    /// assert!(line.starts_with("Session: INVALID | Tokens: NONE"));
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn summary(&self) -> String {
+        let policy = self
+            .inner
+            .tokens
+            .as_ref()
+            .map_or_else(ExpiryPolicy::default, |t| *t.expiry_policy());
+        self.snapshot().summary(self.inner.clock.now(), &policy)
+    }
+
+    /// Loads cookies and metadata from the store once, on first use.
+    pub(crate) async fn ensure_restored(&self) -> Result<()> {
+        let Some(persistence) = &self.inner.persistence else {
+            return Ok(());
+        };
+        self.inner
+            .restored
+            .get_or_try_init(|| async {
+                if let Some(data) = persistence.load().await.map_err(Error::Store)? {
+                    if let Some(jar) = &self.inner.jar
+                        && let Ok(mut jar) = jar.lock()
+                    {
+                        *jar = data.cookies.into_store();
+                    }
+                    let mut activity = self.inner.activity.lock();
+                    activity.created_at = data.metadata.created_at;
+                    activity.last_api_call_at = data.metadata.last_api_call_at;
+                    activity.current_api_server = data.metadata.current_api_server;
+                }
+                Ok::<(), Error>(())
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("base_url", &self.inner.base_url.as_ref().map(Url::as_str))
+            .field("auth", &self.inner.auth)
+            .field("retry", &self.inner.retry)
+            .field("closed", &self.is_closed())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,755 @@
+//! [`TokenManager`]: holds a token set and keeps it fresh — single-flight
+//! refresh before expiry and once after a 401, re-login when the refresh
+//! token is dead, change hooks and persistence.
+//!
+//! # How refresh behaves
+//!
+//! - Callers whose token is valid never wait. Inside the refresh window they
+//!   start a refresh in the background (at most one at a time; after a failed
+//!   one, the next try waits 30 seconds) and go on with the current token.
+//! - Callers whose token is expired (or who have none) wait for the one
+//!   refresh in flight. The refresh runs on its own task: if the caller that
+//!   started it is cancelled, the others still get the token.
+//! - A failed refresh leaves the current token in place. Transient failures
+//!   are retried with the manager's retry policy.
+//! - A rejected refresh token (`invalid_grant`) falls back to a fresh sign-in
+//!   through the provider; a provider without credentials answers "not
+//!   authenticated".
+//! - Requests are never sent without credentials: the token is only replaced,
+//!   never cleared, until sign-out.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use http::HeaderValue;
+use parking_lot::Mutex;
+use session_core::time::OffsetDateTime;
+use session_core::{
+    Error as CoreError, ExpiryPolicy, ProvideToken, Replay, SharedClock, SharedTokenProvider,
+    TokenSet, TokenStatus, sensitive_header_value,
+};
+use session_retry::{RetryPolicy, RetryReason, RetryScope, Verdict, retry_with};
+use tokio::sync::{OnceCell, watch};
+
+use crate::persistence::Persistence;
+
+type Shared = Result<Arc<Current>, Arc<CoreError>>;
+type Listener = Arc<dyn Fn(&TokenSet) + Send + Sync>;
+
+/// How long to wait after a failed background refresh before trying again.
+const PROACTIVE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A token set with its ready-made `Authorization` value.
+struct Current {
+    tokens: TokenSet,
+    header: HeaderValue,
+}
+
+impl Current {
+    fn new(tokens: TokenSet) -> session_core::Result<Self> {
+        let scheme = if tokens.token_type().eq_ignore_ascii_case("bearer") {
+            "Bearer"
+        } else {
+            tokens.token_type()
+        };
+        let header = sensitive_header_value(&format!(
+            "{scheme} {}",
+            tokens.access_token().expose_secret()
+        ))
+        .map_err(|_| CoreError::InvalidTokenResponse {
+            reason: "the access token can't be sent in a header",
+        })?;
+        Ok(Self { tokens, header })
+    }
+}
+
+/// Keeps a token set fresh for every request of a session.
+///
+/// Cheap to clone; clones share the tokens.
+///
+/// # Examples
+///
+/// ```
+/// use session_auth::{BearerAuth, Session, TokenManager};
+/// use session_core::{ProvideToken, Result, TokenSet};
+///
+/// #[derive(Debug)]
+/// struct Login;
+///
+/// #[async_trait::async_trait]
+/// impl ProvideToken for Login {
+///     async fn provide_token(&self) -> Result<TokenSet> {
+///         Ok(TokenSet::new("fresh-token"))
+///     }
+/// }
+///
+/// let tokens = TokenManager::builder(Login).build();
+/// let session = Session::builder()
+///     .base_url("https://api.example.com/")
+///     .tokens(tokens)
+///     .build()?;
+/// # Ok::<(), session_auth::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TokenManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    provider: SharedTokenProvider,
+    current: ArcSwapOption<Current>,
+    inflight: Mutex<Option<watch::Receiver<Option<Shared>>>>,
+    policy: ExpiryPolicy,
+    clock: SharedClock,
+    retry: Option<RetryPolicy>,
+    listeners: Mutex<Vec<Listener>>,
+    persistence: Mutex<Option<Persistence>>,
+    restored: OnceCell<()>,
+    refreshes: AtomicU64,
+    epoch: AtomicU64,
+    quiet_until: Mutex<Option<OffsetDateTime>>,
+}
+
+impl TokenManager {
+    /// Starts a builder around `provider`.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let tokens = session_auth::TokenManager::builder(Login).build();
+    /// # let _ = tokens;
+    /// ```
+    pub fn builder(provider: impl ProvideToken + 'static) -> TokenManagerBuilder {
+        Self::builder_shared(SharedTokenProvider::new(provider))
+    }
+
+    /// Starts a builder around an already shared provider.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let tokens = session_auth::TokenManager::builder_shared(SharedTokenProvider::new(Login)).build();
+    /// # let _ = tokens;
+    /// ```
+    pub fn builder_shared(provider: SharedTokenProvider) -> TokenManagerBuilder {
+        TokenManagerBuilder {
+            provider,
+            policy: ExpiryPolicy::default(),
+            clock: SharedClock::default(),
+            retry: Some(TokenManagerBuilder::default_retry()),
+            initial: None,
+            listeners: Vec::new(),
+            persistence: None,
+        }
+    }
+
+    /// The current token set, without refreshing.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let tokens = session_auth::TokenManager::builder(Login).initial_tokens(TokenSet::new("a")).build();
+    /// assert_eq!(tokens.current().unwrap().access_token().expose_secret(), "a");
+    /// ```
+    pub fn current(&self) -> Option<TokenSet> {
+        self.inner.current.load().as_ref().map(|c| c.tokens.clone())
+    }
+
+    /// The token's status now, or `None` without a token.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let tokens = session_auth::TokenManager::builder(Login).build();
+    /// assert!(tokens.status().is_none());
+    /// ```
+    pub fn status(&self) -> Option<TokenStatus> {
+        let now = self.inner.clock.now();
+        self.inner
+            .current
+            .load()
+            .as_ref()
+            .map(|c| c.tokens.status(now, &self.inner.policy))
+    }
+
+    /// How many refreshes (and sign-ins) this manager has run.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// assert_eq!(session_auth::TokenManager::builder(Login).build().refreshes(), 0);
+    /// ```
+    pub fn refreshes(&self) -> u64 {
+        self.inner.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// The expiry policy in use.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let m = session_auth::TokenManager::builder(Login).build();
+    /// assert_eq!(m.expiry_policy(), &ExpiryPolicy::default());
+    /// ```
+    pub fn expiry_policy(&self) -> &ExpiryPolicy {
+        &self.inner.policy
+    }
+
+    /// A valid token set, refreshing or signing in first when needed.
+    ///
+    /// # Errors
+    ///
+    /// The provider's error when no valid token can be had.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let m = session_auth::TokenManager::builder(Login).build();
+    /// assert_eq!(m.token().await?.access_token().expose_secret(), "t");
+    /// # Ok::<(), session_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn token(&self) -> session_core::Result<TokenSet> {
+        Ok(self.access().await?.tokens.clone())
+    }
+
+    /// The `Authorization` header value for the current token.
+    pub(crate) async fn authorization(&self) -> session_core::Result<HeaderValue> {
+        Ok(self.access().await?.header.clone())
+    }
+
+    /// Refreshes now, whatever the expiry says (joining a refresh in flight).
+    ///
+    /// # Errors
+    ///
+    /// The provider's error.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let m = session_auth::TokenManager::builder(Login).build();
+    /// m.refresh().await?;
+    /// assert_eq!(m.refreshes(), 1);
+    /// # Ok::<(), session_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn refresh(&self) -> session_core::Result<TokenSet> {
+        self.ensure_restored().await?;
+        let seen = self.inner.current.load_full();
+        let rx = self.start_refresh(seen, true);
+        Ok(wait(rx).await?.tokens.clone())
+    }
+
+    /// Replaces the tokens (after a sign-in done elsewhere), notifying hooks
+    /// and persisting them.
+    ///
+    /// # Errors
+    ///
+    /// When the access token can't be sent in a header, or persisting fails.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let m = session_auth::TokenManager::builder(Login).build();
+    /// m.set_tokens(TokenSet::new("signed-in")).await?;
+    /// assert_eq!(m.current().unwrap().access_token().expose_secret(), "signed-in");
+    /// # Ok::<(), session_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn set_tokens(&self, tokens: TokenSet) -> session_core::Result<()> {
+        let current = Arc::new(Current::new(tokens)?);
+        self.inner.current.store(Some(current.clone()));
+        self.inner.changed(&current).await
+    }
+
+    /// Signs out: asks the provider to revoke the tokens, then forgets them
+    /// in memory and deletes the stored session — even if revocation failed.
+    ///
+    /// # Errors
+    ///
+    /// The revocation or store error, after the local wipe.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let m = session_auth::TokenManager::builder(Login).initial_tokens(TokenSet::new("a")).build();
+    /// m.sign_out().await?;
+    /// assert!(m.current().is_none());
+    /// # Ok::<(), session_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn sign_out(&self) -> session_core::Result<()> {
+        self.inner.epoch.fetch_add(1, Ordering::SeqCst);
+        let previous = self.inner.current.swap(None);
+        let revoked = match &previous {
+            Some(current) => self.inner.provider.revoke_token(&current.tokens).await,
+            None => Ok(()),
+        };
+        let persistence = self.inner.persistence.lock().clone();
+        if let Some(persistence) = persistence {
+            persistence.delete().await?;
+        }
+        revoked
+    }
+
+    /// Attaches persistence if none is set yet.
+    pub(crate) fn attach_persistence(&self, persistence: &Persistence) {
+        let mut slot = self.inner.persistence.lock();
+        if slot.is_none() {
+            *slot = Some(persistence.clone());
+        }
+    }
+
+    /// After a 401: refresh if the rejected token is still the current one,
+    /// and ask for one replay either way.
+    pub(crate) async fn after_unauthorized(
+        &self,
+        rejected: Option<&HeaderValue>,
+    ) -> session_core::Result<Replay> {
+        self.ensure_restored().await?;
+        let seen = self.inner.current.load_full();
+        if let (Some(current), Some(rejected)) = (&seen, rejected)
+            && current.header != rejected
+        {
+            return Ok(Replay::Yes); // someone refreshed meanwhile
+        }
+        let rx = self.start_refresh(seen, true);
+        wait(rx).await?;
+        Ok(Replay::Yes)
+    }
+
+    async fn access(&self) -> session_core::Result<Arc<Current>> {
+        self.ensure_restored().await?;
+        let now = self.inner.clock.now();
+        let seen = self.inner.current.load_full();
+        if let Some(current) = &seen
+            && !current.tokens.is_expired(now, &self.inner.policy)
+        {
+            if current.tokens.needs_refresh(now, &self.inner.policy) && self.background_allowed(now)
+            {
+                drop(self.start_refresh(seen.clone(), false));
+            }
+            return Ok(current.clone());
+        }
+        let rx = self.start_refresh(seen, false);
+        wait(rx).await
+    }
+
+    fn background_allowed(&self, now: OffsetDateTime) -> bool {
+        self.inner
+            .quiet_until
+            .lock()
+            .is_none_or(|until| now >= until)
+    }
+
+    async fn ensure_restored(&self) -> session_core::Result<()> {
+        self.inner
+            .restored
+            .get_or_try_init(|| async {
+                let persistence = self.inner.persistence.lock().clone();
+                if let Some(persistence) = persistence
+                    && self.inner.current.load().is_none()
+                    && let Some(tokens) = persistence.load().await?.and_then(|d| d.tokens)
+                {
+                    self.inner
+                        .current
+                        .store(Some(Arc::new(Current::new(tokens)?)));
+                }
+                Ok::<(), CoreError>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Joins the refresh in flight, or starts one. Unless `force`d, a token
+    /// that changed since `seen` and is not expired is used as it is.
+    fn start_refresh(
+        &self,
+        seen: Option<Arc<Current>>,
+        force: bool,
+    ) -> watch::Receiver<Option<Shared>> {
+        let mut inflight = self.inner.inflight.lock();
+        if let Some(rx) = inflight.as_ref() {
+            return rx.clone();
+        }
+        let latest = self.inner.current.load_full();
+        let changed = match (&latest, &seen) {
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if let Some(latest) = &latest
+            && changed
+            && (force
+                || !latest
+                    .tokens
+                    .is_expired(self.inner.clock.now(), &self.inner.policy))
+        {
+            return watch::channel(Some(Ok(latest.clone()))).1;
+        }
+        let (tx, rx) = watch::channel(None);
+        *inflight = Some(rx.clone());
+        drop(inflight);
+
+        let inner = self.inner.clone();
+        let epoch = inner.epoch.load(Ordering::SeqCst);
+        tokio::spawn(async move {
+            let result = inner.run_refresh(latest).await;
+            let result: Shared = match result {
+                Ok(current) if inner.epoch.load(Ordering::SeqCst) == epoch => {
+                    inner.current.store(Some(current.clone()));
+                    *inner.quiet_until.lock() = None;
+                    Ok(current)
+                }
+                Ok(_) => Err(Arc::new(CoreError::NotAuthenticated {
+                    reason: "the session was signed out during the refresh",
+                })),
+                Err(error) => {
+                    *inner.quiet_until.lock() = Some(inner.clock.now() + PROACTIVE_BACKOFF);
+                    tracing::warn!(target: "session_auth", error = %error, "token refresh failed");
+                    Err(Arc::new(error))
+                }
+            };
+            *inner.inflight.lock() = None;
+            let _ = tx.send(Some(result.clone()));
+            if let Ok(current) = result
+                && let Err(error) = inner.changed(&current).await
+            {
+                tracing::warn!(target: "session_auth", error = %error, "could not persist refreshed tokens");
+            }
+        });
+        rx
+    }
+}
+
+async fn wait(mut rx: watch::Receiver<Option<Shared>>) -> session_core::Result<Arc<Current>> {
+    let outcome = match rx.wait_for(Option::is_some).await {
+        Ok(value) => value.clone(),
+        Err(_) => None,
+    };
+    match outcome {
+        Some(Ok(current)) => Ok(current),
+        Some(Err(error)) => Err(CoreError::Shared(error)),
+        None => Err(CoreError::token_provider(
+            "the refresh task ended unexpectedly",
+            true,
+            None,
+        )),
+    }
+}
+
+impl Inner {
+    async fn run_refresh(
+        &self,
+        latest: Option<Arc<Current>>,
+    ) -> session_core::Result<Arc<Current>> {
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
+        let previous = latest.map(|c| c.tokens.clone());
+        let can_refresh = previous
+            .as_ref()
+            .is_some_and(|t| t.refresh_token().is_some());
+        let result = self
+            .with_retry(|| async {
+                match &previous {
+                    Some(tokens) if can_refresh => self
+                        .provider
+                        .refresh_token(tokens)
+                        .await
+                        .map(|new| new.inherit_refresh_token(tokens)),
+                    _ => self.provider.provide_token().await,
+                }
+            })
+            .await;
+        let tokens = match result {
+            Err(error) if can_refresh && error.is_invalid_grant() => {
+                tracing::info!(target: "session_auth", "refresh token rejected; signing in again");
+                self.with_retry(|| self.provider.provide_token()).await?
+            }
+            other => other?,
+        };
+        Ok(Arc::new(Current::new(tokens)?))
+    }
+
+    async fn with_retry<F, Fut>(&self, mut op: F) -> session_core::Result<TokenSet>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = session_core::Result<TokenSet>>,
+    {
+        let Some(policy) = &self.retry else {
+            return op().await;
+        };
+        let classify = |r: &session_core::Result<TokenSet>| match r {
+            Ok(_) => Verdict::Success,
+            Err(e) if e.is_retryable() => Verdict::Retry {
+                reason: RetryReason::Custom("token endpoint unavailable"),
+                may_have_reached_server: false,
+                retry_after: None,
+            },
+            Err(_) => Verdict::Fatal,
+        };
+        retry_with(policy, RetryScope::new("token endpoint"), &classify, |_| {
+            op()
+        })
+        .await
+        .result
+    }
+
+    async fn changed(&self, current: &Current) -> session_core::Result<()> {
+        let listeners = self.listeners.lock().clone();
+        for listener in listeners {
+            listener(&current.tokens);
+        }
+        let persistence = self.persistence.lock().clone();
+        if let Some(persistence) = persistence {
+            let now = self.clock.now();
+            persistence
+                .update(|data| {
+                    // Write whatever is newest at write time, so overlapping
+                    // refreshes never leave an older token stored.
+                    let newest = self.current.load().as_ref().map(|c| c.tokens.clone());
+                    if let Some(tokens) = newest {
+                        data.update_tokens(tokens, now);
+                    }
+                })
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("provider", &self.inner.provider)
+            .field("has_token", &self.inner.current.load().is_some())
+            .field("policy", &self.inner.policy)
+            .field("refreshes", &self.refreshes())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`TokenManager`].
+///
+/// ```
+/// use std::time::Duration;
+/// use session_core::*;
+/// # #[derive(Debug)] struct Login;
+/// # #[async_trait::async_trait] impl ProvideToken for Login {
+/// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+/// # }
+/// let tokens = session_auth::TokenManager::builder(Login)
+///     .expiry_policy(ExpiryPolicy::default().with_refresh_window(Duration::from_secs(600)))
+///     .on_change(|tokens| println!("new token, expires {:?}", tokens.expires_at()))
+///     .build();
+/// # let _ = tokens;
+/// ```
+#[must_use]
+pub struct TokenManagerBuilder {
+    provider: SharedTokenProvider,
+    policy: ExpiryPolicy,
+    clock: SharedClock,
+    retry: Option<RetryPolicy>,
+    initial: Option<TokenSet>,
+    listeners: Vec<Listener>,
+    persistence: Option<Persistence>,
+}
+
+impl TokenManagerBuilder {
+    fn default_retry() -> RetryPolicy {
+        RetryPolicy::builder()
+            .retries(3)
+            .backoff_factor(0.5)
+            .no_budget()
+            .build()
+            .expect("valid constant settings")
+    }
+
+    /// When tokens count as expired and due for refresh.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let _ = session_auth::TokenManager::builder(Login).expiry_policy(ExpiryPolicy::default()).build();
+    /// ```
+    pub fn expiry_policy(mut self, policy: ExpiryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The clock used for expiry.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let _ = session_auth::TokenManager::builder(Login).clock(SharedClock::default()).build();
+    /// ```
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How transient token-endpoint failures are retried (default: 3 retries
+    /// after 0.5, 1 and 2 seconds).
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let retry = session_retry::RetryPolicy::builder().retries(1).build().unwrap();
+    /// let _ = session_auth::TokenManager::builder(Login).retry(retry).build();
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Never retries the token endpoint.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let _ = session_auth::TokenManager::builder(Login).no_retry().build();
+    /// ```
+    pub fn no_retry(mut self) -> Self {
+        self.retry = None;
+        self
+    }
+
+    /// Starts with these tokens (restored from elsewhere): no sign-in while
+    /// they are valid.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let m = session_auth::TokenManager::builder(Login).initial_tokens(TokenSet::new("saved")).build();
+    /// assert!(m.current().is_some());
+    /// ```
+    pub fn initial_tokens(mut self, tokens: TokenSet) -> Self {
+        self.initial = Some(tokens);
+        self
+    }
+
+    /// Calls `hook` with every new token set (never called with secrets in
+    /// anything but the `TokenSet` itself).
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let _ = session_auth::TokenManager::builder(Login).on_change(|_| {}).build();
+    /// ```
+    pub fn on_change(mut self, hook: impl Fn(&TokenSet) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Arc::new(hook));
+        self
+    }
+
+    /// Saves tokens here on every change and restores them on first use.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let store = SharedSessionStore::new(MemoryStore::new());
+    /// let _ = session_auth::TokenManager::builder(Login)
+    ///     .persistence(session_auth::Persistence::new(store, "default"))
+    ///     .build();
+    /// ```
+    pub fn persistence(mut self, persistence: Persistence) -> Self {
+        self.persistence = Some(persistence);
+        self
+    }
+
+    /// Builds the manager. An initial token that can't be sent in a header
+    /// is dropped (the manager then signs in on first use).
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let _ = session_auth::TokenManager::builder(Login).build();
+    /// ```
+    pub fn build(self) -> TokenManager {
+        let current = self
+            .initial
+            .and_then(|t| Current::new(t).ok())
+            .map(Arc::new);
+        TokenManager {
+            inner: Arc::new(Inner {
+                provider: self.provider,
+                current: ArcSwapOption::new(current),
+                inflight: Mutex::new(None),
+                policy: self.policy,
+                clock: self.clock,
+                retry: self.retry,
+                listeners: Mutex::new(self.listeners),
+                persistence: Mutex::new(self.persistence),
+                restored: OnceCell::new(),
+                refreshes: AtomicU64::new(0),
+                epoch: AtomicU64::new(0),
+                quiet_until: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for TokenManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManagerBuilder")
+            .field("provider", &self.provider)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}

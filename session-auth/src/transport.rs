@@ -1,0 +1,253 @@
+//! Sending one logical request: retries around attempts; each attempt
+//! authenticates, follows redirects (credentials only to the original
+//! origin), and replays once after a 401 when the strategy renewed them.
+
+use http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
+    TRANSFER_ENCODING,
+};
+use http::{HeaderMap, Method, StatusCode};
+use reqwest::{Request, Response};
+use session_core::{AuthRequest, Authenticate, Rejection, Replay};
+use session_retry::{
+    Classify, HttpAttempt, RetryPolicy, RetryReason, RetryScope, Verdict, retry_with,
+};
+use tracing::Instrument as _;
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::url::check_transport;
+
+/// Classifies attempt results for the retry engine.
+struct SessionClassifier<'a>(&'a RetryPolicy);
+
+impl Classify<Response, Error> for SessionClassifier<'_> {
+    fn classify(&self, result: &Result<Response>) -> Verdict {
+        match result {
+            Ok(response) => self.0.classify_http(&HttpAttempt::Response {
+                status: response.status(),
+                headers: response.headers(),
+            }),
+            Err(Error::Transport(error)) => self.0.classify_http(&HttpAttempt::Error {
+                kind: session_retry::reqwest::error_kind(error),
+                error,
+            }),
+            // A token endpoint that is down: nothing was sent yet.
+            Err(error) if error.is_retryable() => Verdict::Retry {
+                reason: RetryReason::Custom("credentials unavailable"),
+                may_have_reached_server: false,
+                retry_after: None,
+            },
+            Err(_) => Verdict::Fatal,
+        }
+    }
+}
+
+impl Session {
+    /// Sends a request built elsewhere through the session: static headers,
+    /// authentication, retries, redirects and bookkeeping all apply.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionClosed`] after [`close`](Session::close); authentication,
+    /// transport and redirect errors otherwise. HTTP error statuses are not
+    /// errors: check the response.
+    ///
+    /// ```no_run
+    /// # async fn run(session: session_auth::Session) -> Result<(), session_auth::Error> {
+    /// let request = session.client().get("https://api.example.com/health").build().map_err(session_auth::Error::Transport)?;
+    /// let response = session.execute(request).await?;
+    /// # let _ = response; Ok(()) }
+    /// ```
+    pub async fn execute(&self, mut request: Request) -> Result<Response> {
+        let inner = &self.inner;
+        if inner.is_closed() {
+            return Err(Error::SessionClosed);
+        }
+        self.ensure_restored().await?;
+        if request.timeout().is_none() {
+            *request.timeout_mut() = inner.timeout;
+        }
+        for (name, value) in &inner.headers {
+            if !request.headers().contains_key(name) {
+                request.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        if let Some(policy) = &inner.retry {
+            let method = request.method().clone();
+            session_retry::reqwest::ensure_idempotency_key(policy, &method, request.headers_mut());
+        }
+        let span = tracing::info_span!(
+            target: "session_auth",
+            "session.request",
+            method = %request.method(),
+            host = request.url().host_str().unwrap_or_default(),
+            path = request.url().path(),
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+        );
+        let host = request.url().host_str().map(str::to_owned);
+        async move {
+            let (result, attempts) = match (&inner.retry, request.try_clone()) {
+                (Some(policy), Some(template)) => {
+                    let replayable = policy.is_replayable(template.method(), template.headers());
+                    let partition = session_retry::reqwest::partition(template.url());
+                    let scope = RetryScope::new(&partition).replayable(replayable);
+                    let mut first = Some(request);
+                    let outcome = retry_with(policy, scope, &SessionClassifier(policy), |_| {
+                        let request = first.take().unwrap_or_else(|| {
+                            template
+                                .try_clone()
+                                .expect("a request that cloned once clones again")
+                        });
+                        self.attempt(request, Some(&template))
+                    })
+                    .await;
+                    (outcome.result, outcome.attempts)
+                }
+                (_, template) => (self.attempt(request, template.as_ref()).await, 1),
+            };
+            let span = tracing::Span::current();
+            span.record("attempts", attempts);
+            if let Ok(response) = &result {
+                span.record("status", response.status().as_u16());
+            }
+            inner.record_call(attempts, host.as_deref());
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One attempt: send (following redirects), and replay once after a 401
+    /// if the strategy renewed its credentials.
+    async fn attempt(&self, request: Request, template: Option<&Request>) -> Result<Response> {
+        let mut request = request;
+        let mut replayed = false;
+        loop {
+            let (response, sent) = self.follow_redirects(request, template).await?;
+            if response.status() == StatusCode::UNAUTHORIZED
+                && !replayed
+                && let (Some(auth), Some(template)) = (&self.inner.auth, template)
+            {
+                let method = template.method().clone();
+                let rejection = Rejection::new(
+                    &method,
+                    response.url(),
+                    &sent,
+                    StatusCode::UNAUTHORIZED,
+                    response.headers(),
+                );
+                if auth
+                    .on_unauthorized(rejection)
+                    .await
+                    .map_err(Error::from_core)?
+                    == Replay::Yes
+                {
+                    replayed = true;
+                    request = template
+                        .try_clone()
+                        .expect("a request that cloned once clones again");
+                    continue;
+                }
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Sends `request`, following redirects itself so credentials are added
+    /// only on hops to the original origin. Returns the final response and
+    /// the headers the last hop carried.
+    async fn follow_redirects(
+        &self,
+        request: Request,
+        template: Option<&Request>,
+    ) -> Result<(Response, HeaderMap)> {
+        let inner = &self.inner;
+        let origin = request.url().origin();
+        let mut request = request;
+        let mut hops = 0;
+        loop {
+            if let Some(auth) = &inner.auth
+                && request.url().origin() == origin
+            {
+                check_transport(request.url(), inner.allow_insecure_http)?;
+                let method = request.method().clone();
+                // Borrow URL and headers at once: move the headers out and back.
+                let mut headers = std::mem::take(request.headers_mut());
+                let outcome = auth
+                    .authenticate(&mut AuthRequest::new(
+                        &method,
+                        request.url_mut(),
+                        &mut headers,
+                    ))
+                    .await;
+                *request.headers_mut() = headers;
+                outcome.map_err(Error::from_core)?;
+            }
+            let sent = if inner.auth.is_some() {
+                request.headers().clone()
+            } else {
+                HeaderMap::new()
+            };
+            let method = request.method().clone();
+            let response = inner
+                .client
+                .execute(request)
+                .await
+                .map_err(Error::transport)?;
+            let status = response.status();
+            let follow =
+                matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) && inner.max_redirects > 0;
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| response.url().join(l).ok());
+            let (Some(template), Some(location), true) = (template, location, follow) else {
+                return Ok((response, sent));
+            };
+            if !matches!(location.scheme(), "http" | "https") {
+                return Ok((response, sent));
+            }
+            hops += 1;
+            if hops > inner.max_redirects {
+                return Err(Error::TooManyRedirects {
+                    limit: inner.max_redirects,
+                });
+            }
+            let Some(mut next) = template.try_clone() else {
+                return Ok((response, sent));
+            };
+            *next.url_mut() = location;
+            if status == StatusCode::SEE_OTHER
+                || (matches!(status.as_u16(), 301 | 302) && method == Method::POST)
+            {
+                *next.method_mut() = Method::GET;
+                *next.body_mut() = None;
+                for name in [CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING] {
+                    next.headers_mut().remove(name);
+                }
+            }
+            if next.url().origin() != origin {
+                strip_credentials(next.headers_mut());
+            }
+            request = next;
+        }
+    }
+}
+
+/// Removes everything credential-like before a hop to another origin.
+fn strip_credentials(headers: &mut HeaderMap) {
+    for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
+        headers.remove(name);
+    }
+    let sensitive: Vec<_> = headers
+        .iter()
+        .filter(|(_, v)| v.is_sensitive())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for name in sensitive {
+        headers.remove(name);
+    }
+}

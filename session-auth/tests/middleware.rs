@@ -1,0 +1,83 @@
+//! Our auth and retry inside a reqwest-middleware stack.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use session_auth::middleware::{AuthMiddleware, RetryMiddleware};
+use session_auth::{ApiKeyAuth, Credentials, SignInProvider, TokenManager};
+use session_retry::RetryPolicy;
+use support::{Idp, IdpLogin, serve};
+
+#[tokio::test]
+async fn retries_and_auth_run_inside_reqwest_middleware() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let router = Router::new().fallback(move |headers: HeaderMap| {
+        let h = h.clone();
+        async move {
+            assert_eq!(headers["x-api-key"], "k-1");
+            if h.fetch_add(1, Ordering::SeqCst) < 2 {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            }
+        }
+    });
+    let url = serve(router).await;
+    let policy = RetryPolicy::builder()
+        .backoff_factor(0.001)
+        .no_budget()
+        .build()
+        .unwrap();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(policy))
+        .with(AuthMiddleware::new(ApiKeyAuth::header("X-Api-Key", "k-1")))
+        .build();
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn the_auth_middleware_refreshes_and_replays_after_a_401() {
+    let idp = Idp::new();
+    let url = idp.start().await;
+    let provider = SignInProvider::new(
+        IdpLogin::new(&url),
+        Some(Credentials::password("ada", "correct horse")),
+    );
+    let tokens = TokenManager::builder(provider).no_retry().build();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(session_auth::BearerAuth::from_manager(
+            tokens.clone(),
+        )))
+        .build();
+    assert_eq!(
+        client
+            .get(format!("{url}/api/a"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    idp.revoke("at-1");
+    assert_eq!(
+        client
+            .get(format!("{url}/api/b"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(idp.api_hits(), 3);
+    assert_eq!(
+        tokens.current().unwrap().access_token().expose_secret(),
+        "at-2"
+    );
+}

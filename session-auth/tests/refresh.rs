@@ -1,0 +1,423 @@
+//! Token refresh against a loopback identity provider: single flight,
+//! 401 handling, slow and failing refreshes, cancellation, re-login,
+//! persistence and sign-out.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use session_auth::{Credentials, Session, SignInProvider, TokenManager};
+use session_core::{
+    Clock, Expiry, MemoryStore, SessionStore, SharedClock, SharedSessionStore, SystemClock,
+    TokenSet,
+};
+use support::{Idp, IdpLogin};
+
+/// Tokens issued an hour ago that are already past expiry.
+fn expired(access: &str, refresh: &str) -> TokenSet {
+    let now = SystemClock.now();
+    TokenSet::new(access)
+        .with_refresh_token(refresh)
+        .with_expiry(Expiry::new(
+            Some(now - Duration::from_secs(7200)),
+            Some(now - Duration::from_secs(60)),
+        ))
+}
+
+/// Tokens inside the refresh window (10 minutes left of an hour) but valid.
+fn due(access: &str, refresh: &str) -> TokenSet {
+    let now = SystemClock.now();
+    TokenSet::new(access)
+        .with_refresh_token(refresh)
+        .with_expiry(Expiry::new(
+            Some(now - Duration::from_secs(3000)),
+            Some(now + Duration::from_secs(600)),
+        ))
+}
+
+fn fresh(access: &str, refresh: &str) -> TokenSet {
+    TokenSet::new(access)
+        .with_refresh_token(refresh)
+        .with_expires_in(Duration::from_secs(3600), SystemClock.now())
+}
+
+struct Setup {
+    idp: Idp,
+    session: Session,
+    tokens: TokenManager,
+}
+
+async fn setup(initial: Option<TokenSet>, credentials: Option<Credentials>) -> Setup {
+    let idp = Idp::new();
+    let url = idp.start().await;
+    if let Some(t) = &initial {
+        idp.issue(
+            t.access_token().expose_secret(),
+            t.refresh_token().map(|r| r.expose_secret()),
+        );
+    }
+    let provider = SignInProvider::new(IdpLogin::new(&url), credentials);
+    let mut builder = TokenManager::builder(provider).no_retry();
+    if let Some(t) = initial {
+        builder = builder.initial_tokens(t);
+    }
+    let tokens = builder.build();
+    let session = Session::builder()
+        .base_url(format!("{url}/api/"))
+        .tokens(tokens.clone())
+        .build()
+        .unwrap();
+    Setup {
+        idp,
+        session,
+        tokens,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_meeting_an_expired_token_refresh_once() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(expired("at-0", "rt-0")), None).await;
+    let mut tasks = Vec::new();
+    for i in 0..1000 {
+        let session = session.clone();
+        tasks.push(tokio::spawn(async move {
+            session
+                .get(&format!("items/{i}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(
+        idp.token_calls(),
+        1,
+        "exactly one call at the token endpoint"
+    );
+    assert_eq!(tokens.refreshes(), 1);
+    assert_eq!(
+        tokens.current().unwrap().access_token().expose_secret(),
+        "at-1"
+    );
+    assert!(
+        idp.0
+            .seen
+            .lock()
+            .iter()
+            .all(|h| h["authorization"] == "Bearer at-1")
+    );
+}
+
+#[tokio::test]
+async fn a_401_refreshes_once_and_replays_once() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(fresh("at-0", "rt-0")), None).await;
+    idp.revoke("at-0"); // the server forgot the token early
+    let response = session.get("me").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(idp.api_hits(), 2, "the first try and one replay");
+    assert_eq!(idp.token_calls(), 1);
+    assert_eq!(
+        tokens.current().unwrap().access_token().expose_secret(),
+        "at-1"
+    );
+    assert_eq!(session.stats().retries, 0, "a replay is not a retry");
+}
+
+#[tokio::test]
+async fn a_401_that_persists_goes_back_after_two_attempts() {
+    let Setup { idp, session, .. } = setup(Some(fresh("at-0", "rt-0")), None).await;
+    idp.0.always_401.store(true, Ordering::SeqCst);
+    let response = session.get("me").send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(idp.api_hits(), 2, "never a loop");
+    assert_eq!(idp.token_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_401_after_someone_else_refreshed_just_replays() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(fresh("at-0", "rt-0")), None).await;
+    // Another request already rotated the token; this one carried the old one.
+    let old = session.get("me").build().unwrap();
+    tokens.refresh().await.unwrap();
+    idp.revoke("at-0");
+    assert_eq!(idp.token_calls(), 1);
+    let response = session.execute(old).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(idp.token_calls(), 1, "no second refresh");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_refresh_does_not_delay_requests_with_a_valid_token() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(due("at-0", "rt-0")), None).await;
+    let gate = idp.close_gate();
+    let entered = idp.0.entered.notified();
+    // The token is due: this request starts a background refresh, which is
+    // held at the token endpoint, and still completes with the old token.
+    let response = tokio::time::timeout(Duration::from_secs(20), session.get("a").send())
+        .await
+        .expect("the request must not wait for the refresh")
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    entered.await;
+    assert_eq!(idp.token_calls(), 1);
+    // More requests while the refresh is still held: no wait, no new refresh.
+    for _ in 0..5 {
+        assert_eq!(session.get("b").send().await.unwrap().status(), 200);
+    }
+    assert!(
+        idp.0
+            .seen
+            .lock()
+            .iter()
+            .all(|h| h["authorization"] == "Bearer at-0")
+    );
+    gate.add_permits(1);
+    // The background refresh now completes; wait for its token.
+    let mut rounds = 0;
+    while tokens.current().unwrap().access_token().expose_secret() != "at-1" {
+        rounds += 1;
+        assert!(rounds < 100_000, "the background refresh never landed");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(session.get("c").send().await.unwrap().status(), 200);
+    assert_eq!(
+        idp.0.seen.lock().last().unwrap()["authorization"],
+        "Bearer at-1"
+    );
+    assert_eq!(idp.token_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_caller_that_started_the_refresh_does_not_cancel_it() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(expired("at-0", "rt-0")), None).await;
+    let gate = idp.close_gate();
+    let entered = idp.0.entered.notified();
+    let leader = {
+        let session = session.clone();
+        tokio::spawn(async move { session.get("a").send().await })
+    };
+    entered.await; // the leader's refresh reached the token endpoint
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    let follower = {
+        let session = session.clone();
+        tokio::spawn(async move { session.get("b").send().await })
+    };
+    gate.add_permits(1);
+    let response = follower.await.unwrap().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(idp.token_calls(), 1);
+    assert_eq!(
+        tokens.current().unwrap().access_token().expose_secret(),
+        "at-1"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_valid_token() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(due("at-0", "rt-0")), None).await;
+    *idp.0.fail_with.lock() = Some(503);
+    let err = tokens.refresh().await.unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(
+        tokens.current().unwrap().access_token().expose_secret(),
+        "at-0"
+    );
+    let response = session.get("a").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        idp.0.seen.lock().last().unwrap()["authorization"],
+        "Bearer at-0"
+    );
+}
+
+#[tokio::test]
+async fn transient_token_endpoint_failures_are_retried() {
+    let idp = Idp::new();
+    let url = idp.start().await;
+    idp.issue("at-0", Some("rt-0"));
+    *idp.0.fail_with.lock() = Some(503);
+    let retry = session_retry::RetryPolicy::builder()
+        .retries(3)
+        .backoff_factor(0.001)
+        .no_budget()
+        .build()
+        .unwrap();
+    let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(&url), None))
+        .initial_tokens(expired("at-0", "rt-0"))
+        .retry(retry)
+        .build();
+    let idp2 = idp.clone();
+    let healer = tokio::spawn(async move {
+        // Heal the endpoint after its second failure.
+        while idp2.token_calls() < 2 {
+            tokio::task::yield_now().await;
+        }
+        *idp2.0.fail_with.lock() = None;
+    });
+    let token = tokens.token().await.unwrap();
+    healer.await.unwrap();
+    assert_eq!(token.access_token().expose_secret(), "at-1");
+    assert!(idp.token_calls() >= 2);
+}
+
+#[tokio::test]
+async fn a_dead_refresh_token_falls_back_to_a_fresh_sign_in() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(
+        Some(expired("at-0", "rt-0")),
+        Some(Credentials::password("ada", "correct horse")),
+    )
+    .await;
+    idp.0.live_refresh_clear();
+    let response = session.get("a").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(idp.0.refresh_grants.load(Ordering::SeqCst), 1);
+    assert_eq!(idp.0.password_grants.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        tokens.current().unwrap().access_token().expose_secret(),
+        "at-1"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_refresh_token_without_credentials_is_not_authenticated() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(expired("at-0", "rt-0")), None).await;
+    idp.0.live_refresh_clear();
+    let err = session.get("a").send().await.unwrap_err();
+    assert!(err.is_not_authenticated(), "{err:?}");
+    assert_eq!(idp.api_hits(), 0, "never sent without credentials");
+    assert!(
+        tokens.current().is_some(),
+        "the old token is not thrown away by a failed refresh"
+    );
+}
+
+#[tokio::test]
+async fn first_use_signs_in_with_credentials() {
+    let Setup { idp, session, .. } =
+        setup(None, Some(Credentials::password("ada", "correct horse"))).await;
+    assert_eq!(session.get("a").send().await.unwrap().status(), 200);
+    assert_eq!(idp.0.password_grants.load(Ordering::SeqCst), 1);
+    // Wrong password: a typed error, nothing sent to the API.
+    let Setup { idp, session, .. } = setup(None, Some(Credentials::password("ada", "wrong"))).await;
+    let err = session.get("a").send().await.unwrap_err();
+    assert!(err.is_not_authenticated(), "{err:?}");
+    assert_eq!(idp.api_hits(), 0);
+}
+
+#[tokio::test]
+async fn tokens_are_persisted_restored_and_wiped() {
+    let idp = Idp::new();
+    let url = idp.start().await;
+    let store = SharedSessionStore::new(MemoryStore::new());
+    let changes: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = changes.clone();
+    let creds = || Some(Credentials::password("ada", "correct horse"));
+
+    // First program run: signs in, the token is saved.
+    let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(&url), creds()))
+        .on_change(move |t| {
+            seen.lock()
+                .push(t.access_token().expose_secret().to_owned())
+        })
+        .build();
+    let session = Session::builder()
+        .base_url(format!("{url}/api/"))
+        .tokens(tokens)
+        .store(store.clone(), "device-cloud")
+        .build()
+        .unwrap();
+    assert_eq!(session.get("a").send().await.unwrap().status(), 200);
+    session.close().await.unwrap();
+    assert_eq!(*changes.lock(), ["at-1"]);
+    let saved = store.load("device-cloud").await.unwrap().expect("saved");
+    assert_eq!(saved.data["tokens"]["access_token"], "at-1");
+    assert!(saved.data["metadata"]["last_api_call_at"].is_string());
+
+    // Second run: restores, skips sign-in while the token is valid.
+    let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(&url), creds())).build();
+    let session = Session::builder()
+        .base_url(format!("{url}/api/"))
+        .tokens(tokens.clone())
+        .store(store.clone(), "device-cloud")
+        .build()
+        .unwrap();
+    assert_eq!(session.get("b").send().await.unwrap().status(), 200);
+    assert_eq!(idp.token_calls(), 1, "no second sign-in");
+    assert!(
+        session
+            .summary()
+            .starts_with("Session: VALID | Tokens: VALID")
+    );
+
+    // Sign-out revokes on the server, then wipes memory and store.
+    session.sign_out().await.unwrap();
+    assert_eq!(idp.0.revocations.load(Ordering::SeqCst), 1);
+    assert!(tokens.current().is_none());
+    assert!(store.load("device-cloud").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_what_gets_saved() {
+    let Setup { idp, tokens, .. } = setup(Some(expired("at-0", "rt-0")), None).await;
+    let _ = idp;
+    let store = SharedSessionStore::new(MemoryStore::new());
+    let clock = SharedClock::default();
+    let persistence = session_auth::Persistence::with_clock(store.clone(), "k", clock);
+    let session = Session::builder()
+        .tokens(tokens.clone())
+        .store(store.clone(), "k")
+        .build()
+        .unwrap();
+    let _ = (session, persistence);
+    tokens.refresh().await.unwrap();
+    // The background save may still be running; wait for it by polling the store.
+    let mut saved = None;
+    for _ in 0..1000 {
+        if let Some(r) = store.load("k").await.unwrap() {
+            saved = Some(r);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let saved = saved.expect("tokens saved after refresh");
+    assert_eq!(saved.data["tokens"]["refresh_token"], "rt-1");
+}

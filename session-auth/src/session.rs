@@ -300,7 +300,9 @@ impl Session {
                     data.cookies = cookies;
                 }
                 let created_at = data.metadata.created_at.min(metadata.created_at);
-                let last_refreshed_at = data.metadata.last_refreshed_at;
+                let last_refreshed_at = metadata
+                    .last_refreshed_at
+                    .max(data.metadata.last_refreshed_at);
                 data.metadata = metadata;
                 data.metadata.created_at = created_at;
                 data.metadata.last_refreshed_at = last_refreshed_at;
@@ -366,7 +368,11 @@ impl Session {
         meta.last_api_call_at = activity.last_api_call_at;
         meta.current_api_server = activity.current_api_server.clone();
         meta.user_agent = self.inner.user_agent.clone();
-        meta.last_refreshed_at = None;
+        meta.last_refreshed_at = self
+            .inner
+            .tokens
+            .as_ref()
+            .and_then(TokenManager::last_refreshed_at);
         meta
     }
 

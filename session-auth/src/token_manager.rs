@@ -111,6 +111,7 @@ struct Inner {
     refreshes: AtomicU64,
     epoch: AtomicU64,
     quiet_until: Mutex<Option<OffsetDateTime>>,
+    last_refreshed_at: Mutex<Option<OffsetDateTime>>,
 }
 
 impl TokenManager {
@@ -199,6 +200,20 @@ impl TokenManager {
     /// ```
     pub fn refreshes(&self) -> u64 {
         self.inner.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// When the tokens were last replaced (refresh, sign-in or `set_tokens`).
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// assert!(session_auth::TokenManager::builder(Login).build().last_refreshed_at().is_none());
+    /// ```
+    pub fn last_refreshed_at(&self) -> Option<OffsetDateTime> {
+        *self.inner.last_refreshed_at.lock()
     }
 
     /// The expiry policy in use.
@@ -528,6 +543,7 @@ impl Inner {
     }
 
     async fn changed(&self, current: &Current) -> session_core::Result<()> {
+        *self.last_refreshed_at.lock() = Some(self.clock.now());
         let listeners = self.listeners.lock().clone();
         for listener in listeners {
             listener(&current.tokens);
@@ -740,6 +756,7 @@ impl TokenManagerBuilder {
                 refreshes: AtomicU64::new(0),
                 epoch: AtomicU64::new(0),
                 quiet_until: Mutex::new(None),
+                last_refreshed_at: Mutex::new(None),
             }),
         }
     }

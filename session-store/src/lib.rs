@@ -1,18 +1,56 @@
-//! Pluggable persistence for session-kit sessions.
+//! Pluggable persistence for session-kit client and server sessions.
 //!
-//! This crate will hold backends for [`session_core::SessionStore`] — JSON
-//! file, encrypted file, SQLite, PostgreSQL and Redis, each behind its own
-//! feature (`file`, `encrypted`, `sqlite`, `postgres`, `redis`) — and the
-//! client `SessionManager` with auto-save and several named sessions.
+//! Every backend implements core's one [`SessionStore`] trait, so the client
+//! `SessionManager` and the server session layer run
+//! on any of them.
 //!
-//! It is being built; today it re-exports the in-memory store from core. The
-//! backend features exist so the facade's feature table is stable, and enable
-//! nothing yet.
+//! | Backend | Feature | For |
+//! |---|---|---|
+//! | [`MemoryStore`] | — | tests, one process |
+//! | `JsonFileStore` | `file` | a CLI or desktop app's own sessions |
+//! | `EncryptedFileStore` | `encrypted` | the same, sealed with a key or passphrase |
+//! | `SqliteStore` | `sqlite` | one machine; the server default |
+//! | `PostgresStore` | `postgres` | a fleet sharing one database |
+//! | `RedisStore` | `redis` | a fleet sharing one cache |
 //!
 //! # MSRV
 //!
 //! Rust 1.95. Raising it is a minor (not a patch) change.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod error;
+mod record;
+
+#[cfg(feature = "encrypted")]
+mod encrypted;
+#[cfg(feature = "file")]
+mod file;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use error::{Result, StoreError};
 pub use session_core::{MemoryStore, SessionStore, SharedSessionStore, StoreRecord};
+
+#[cfg(feature = "encrypted")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
+pub use encrypted::{EncryptedFileStore, EncryptionKey};
+#[cfg(feature = "file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file")))]
+pub use file::JsonFileStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresStore;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteStore;

@@ -1,0 +1,426 @@
+//! File backends: [`JsonFileStore`] and the shared engine that also drives
+//! the encrypted store.
+//!
+//! Every operation takes an exclusive advisory lock on `<file>.lock`, so
+//! processes sharing the file never interleave a read-modify-write. Writes go to a temporary file created with mode 0600,
+//! are fsynced, renamed over the old file, and the folder is fsynced: a crash
+//! leaves either the old or the new file, never a torn one.
+//!
+//! A file that can't be decoded is moved aside to `<file>.corrupt` (or
+//! `.corrupt.N`) and reported as [`StoreError::Corrupted`]; it is never
+//! overwritten. A missing file is an empty store.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use session_core::time::OffsetDateTime;
+use session_core::{SessionStore, SharedClock, StoreRecord};
+
+use crate::error::{Result, StoreError};
+use crate::record::StoredRecord;
+
+/// The format version of session files.
+const FILE_SCHEMA: u32 = 1;
+
+/// What a [`Codec`] found in a file.
+pub(crate) enum Decoded {
+    Plain(Vec<u8>),
+    Corrupt,
+    WrongKey,
+}
+
+/// Turns document bytes into file bytes and back.
+pub(crate) trait Codec: Send + Sync + 'static {
+    fn encode(&self, plain: &[u8]) -> Result<Vec<u8>>;
+    fn decode(&self, bytes: &[u8]) -> Decoded;
+}
+
+struct PlainJson;
+
+impl Codec for PlainJson {
+    fn encode(&self, plain: &[u8]) -> Result<Vec<u8>> {
+        Ok(plain.to_vec())
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Decoded {
+        Decoded::Plain(bytes.to_vec())
+    }
+}
+
+/// Everything a session file holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Document {
+    #[serde(default = "first_schema")]
+    pub(crate) schema_version: u32,
+    #[serde(default)]
+    pub(crate) records: BTreeMap<String, StoredRecord>,
+}
+
+fn first_schema() -> u32 {
+    FILE_SCHEMA
+}
+
+impl Document {
+    pub(crate) fn live(&self, key: &str, now: OffsetDateTime) -> Option<&StoredRecord> {
+        self.records
+            .get(key)
+            .filter(|r| r.expires_at.is_none_or(|at| now < at))
+    }
+}
+
+/// The locked read-modify-write engine behind the file stores.
+#[derive(Clone)]
+pub(crate) struct FileBackend {
+    inner: Arc<BackendInner>,
+}
+
+struct BackendInner {
+    path: PathBuf,
+    lock_path: PathBuf,
+    codec: Box<dyn Codec>,
+    clock: SharedClock,
+    seq: AtomicU64,
+}
+
+impl FileBackend {
+    pub(crate) fn new(path: PathBuf, codec: Box<dyn Codec>, clock: SharedClock) -> Self {
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".lock");
+        Self {
+            inner: Arc::new(BackendInner {
+                path,
+                lock_path: lock_path.into(),
+                codec,
+                clock,
+                seq: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the document under a lock; writes the document back when
+    /// `f` says it changed it.
+    pub(crate) async fn with_document<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut Document, OffsetDateTime) -> (R, bool) + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.locked(f))
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
+    }
+}
+
+impl BackendInner {
+    fn locked<R, F>(&self, f: F) -> Result<R>
+    where
+        F: FnOnce(&mut Document, OffsetDateTime) -> (R, bool),
+    {
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| StoreError::io(parent, e))?;
+        }
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&self.lock_path)
+            .map_err(|e| StoreError::io(&self.lock_path, e))?;
+        lock.lock()
+            .map_err(|e| StoreError::io(&self.lock_path, e))?;
+
+        let mut document = self.read_document()?;
+        let now = self.clock.now();
+        let (result, changed) = f(&mut document, now);
+        if changed {
+            self.write_document(&document)?;
+        }
+        drop(lock);
+        Ok(result)
+    }
+
+    fn read_document(&self) -> Result<Document> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Document::default()),
+            Err(e) => return Err(StoreError::io(&self.path, e)),
+        };
+        let plain = match self.codec.decode(&bytes) {
+            Decoded::Plain(plain) => plain,
+            Decoded::WrongKey => return Err(StoreError::WrongKey),
+            Decoded::Corrupt => return Err(self.move_aside()),
+        };
+        match serde_json::from_slice::<Document>(&plain) {
+            Ok(doc) if doc.schema_version > FILE_SCHEMA => Err(StoreError::NewerFormat {
+                found: doc.schema_version,
+            }),
+            Ok(doc) => Ok(doc),
+            Err(_) => Err(self.move_aside()),
+        }
+    }
+
+    /// Moves a corrupted file aside and returns the error saying where.
+    fn move_aside(&self) -> StoreError {
+        let mut target = PathBuf::from(format!("{}.corrupt", self.path.display()));
+        let mut n = 1;
+        while target.exists() {
+            target = PathBuf::from(format!("{}.corrupt.{n}", self.path.display()));
+            n += 1;
+        }
+        match fs::rename(&self.path, &target) {
+            Ok(()) => {
+                tracing::warn!(target: "session_store", path = %self.path.display(), moved_to = %target.display(), "session file corrupted; moved aside");
+                StoreError::Corrupted { moved_to: target }
+            }
+            Err(e) => StoreError::io(&self.path, e),
+        }
+    }
+
+    fn write_document(&self, document: &Document) -> Result<()> {
+        let plain = serde_json::to_vec(document).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let bytes = self.codec.encode(&plain)?;
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            fs::rename(&tmp, &self.path)?;
+            File::open(dir)?.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(StoreError::io(&self.path, e));
+        }
+        Ok(())
+    }
+}
+
+/// Implements [`SessionStore`] on a [`FileBackend`].
+macro_rules! file_store_impl {
+    ($ty:ty) => {
+        #[async_trait]
+        impl SessionStore for $ty {
+            async fn load(&self, key: &str) -> session_core::Result<Option<StoreRecord>> {
+                let key = key.to_owned();
+                self.backend
+                    .with_document(move |doc, now| {
+                        (doc.live(&key, now).cloned().map(StoreRecord::from), false)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("load the record"))
+            }
+
+            async fn save(&self, key: &str, record: &StoreRecord) -> session_core::Result<()> {
+                let (key, record) = (key.to_owned(), StoredRecord::from(record));
+                self.backend
+                    .with_document(move |doc, _| {
+                        doc.records.insert(key, record);
+                        ((), true)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("save the record"))
+            }
+
+            async fn update_if_exists(
+                &self,
+                key: &str,
+                record: &StoreRecord,
+            ) -> session_core::Result<bool> {
+                let (key, record) = (key.to_owned(), StoredRecord::from(record));
+                self.backend
+                    .with_document(move |doc, now| {
+                        if doc.live(&key, now).is_none() {
+                            return (false, false);
+                        }
+                        doc.records.insert(key, record);
+                        (true, true)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("update the record"))
+            }
+
+            async fn delete(&self, key: &str) -> session_core::Result<bool> {
+                let key = key.to_owned();
+                self.backend
+                    .with_document(move |doc, now| {
+                        let live = doc.live(&key, now).is_some();
+                        let existed = doc.records.remove(&key).is_some();
+                        (live, existed)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("delete the record"))
+            }
+
+            async fn list_by_owner(
+                &self,
+                owner: &str,
+            ) -> session_core::Result<Vec<(String, StoreRecord)>> {
+                let owner = owner.to_owned();
+                self.backend
+                    .with_document(move |doc, now| {
+                        let found = doc
+                            .records
+                            .iter()
+                            .filter(|(k, r)| {
+                                r.owner.as_deref() == Some(owner.as_str())
+                                    && doc.live(k, now).is_some()
+                            })
+                            .map(|(k, r)| (k.clone(), StoreRecord::from(r.clone())))
+                            .collect();
+                        (found, false)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("list the owner's records"))
+            }
+
+            async fn delete_by_owner(&self, owner: &str) -> session_core::Result<u64> {
+                let owner = owner.to_owned();
+                self.backend
+                    .with_document(move |doc, now| {
+                        let keys: Vec<String> = doc
+                            .records
+                            .iter()
+                            .filter(|(_, r)| r.owner.as_deref() == Some(owner.as_str()))
+                            .map(|(k, _)| k.clone())
+                            .collect();
+                        let live =
+                            keys.iter().filter(|k| doc.live(k, now).is_some()).count() as u64;
+                        for key in &keys {
+                            doc.records.remove(key);
+                        }
+                        (live, !keys.is_empty())
+                    })
+                    .await
+                    .map_err(|e| e.into_core("delete the owner's records"))
+            }
+
+            async fn delete_expired(
+                &self,
+                now: session_core::time::OffsetDateTime,
+            ) -> session_core::Result<u64> {
+                self.backend
+                    .with_document(move |doc, _| {
+                        let before = doc.records.len();
+                        doc.records
+                            .retain(|_, r| r.expires_at.is_none_or(|at| now < at));
+                        let removed = (before - doc.records.len()) as u64;
+                        (removed, removed > 0)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("delete expired records"))
+            }
+
+            async fn count(&self) -> session_core::Result<u64> {
+                self.backend
+                    .with_document(move |doc, now| {
+                        let n = doc
+                            .records
+                            .keys()
+                            .filter(|k| doc.live(k, now).is_some())
+                            .count() as u64;
+                        (n, false)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("count the records"))
+            }
+        }
+    };
+}
+pub(crate) use file_store_impl;
+
+/// Sessions in one JSON file (feature `file`).
+///
+/// # Examples
+///
+/// ```
+/// use serde_json::json;
+/// use session_core::{SessionStore, StoreRecord};
+/// use session_store::JsonFileStore;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("session-kit-doc-{}", std::process::id()));
+/// let store = JsonFileStore::new(dir.join("sessions.json"));
+/// store.save("default", &StoreRecord::new(json!({"n": 1}))).await?;
+/// assert_eq!(store.load("default").await?.unwrap().data["n"], 1);
+/// # std::fs::remove_dir_all(dir).ok();
+/// # Ok::<(), session_core::Error>(()) }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct JsonFileStore {
+    backend: FileBackend,
+}
+
+impl JsonFileStore {
+    /// A store in the file at `path` (created on first write, with its folder).
+    ///
+    /// ```
+    /// let _ = session_store::JsonFileStore::new("data/sessions.json");
+    /// ```
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::with_clock(path, SharedClock::default())
+    }
+
+    /// Like [`new`](Self::new), deciding expiry with `clock`.
+    ///
+    /// ```
+    /// let _ = session_store::JsonFileStore::with_clock("s.json", session_core::SharedClock::default());
+    /// ```
+    pub fn with_clock(path: impl Into<PathBuf>, clock: SharedClock) -> Self {
+        Self {
+            backend: FileBackend::new(path.into(), Box::new(PlainJson), clock),
+        }
+    }
+
+    /// The file's path.
+    ///
+    /// ```
+    /// assert_eq!(session_store::JsonFileStore::new("s.json").path(), std::path::Path::new("s.json"));
+    /// ```
+    pub fn path(&self) -> &Path {
+        self.backend.path()
+    }
+}
+
+impl std::fmt::Debug for JsonFileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonFileStore")
+            .field("path", &self.path())
+            .finish()
+    }
+}
+
+file_store_impl!(JsonFileStore);

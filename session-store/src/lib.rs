@@ -1,7 +1,7 @@
 //! Pluggable persistence for session-kit client and server sessions.
 //!
 //! Every backend implements core's one [`SessionStore`] trait, so the client
-//! `SessionManager` and the server session layer run
+//! [`SessionManager`] and the server session layer run
 //! on any of them.
 //!
 //! | Backend | Feature | For |
@@ -21,7 +21,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
+mod manager;
 mod record;
+mod registry;
 
 #[cfg(feature = "encrypted")]
 mod encrypted;
@@ -37,6 +39,8 @@ mod sql;
 mod sqlite;
 
 pub use error::{Result, StoreError};
+pub use manager::{LoginResult, SessionManager, SessionManagerBuilder};
+pub use registry::SessionRegistry;
 pub use session_core::{MemoryStore, SessionStore, SharedSessionStore, StoreRecord};
 
 #[cfg(feature = "encrypted")]

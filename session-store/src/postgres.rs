@@ -68,7 +68,19 @@ impl PostgresStore {
     /// # let _ = store; Ok(()) }
     /// ```
     pub async fn connect_table(url: &str, table: &str) -> Result<Self> {
+        use sqlx::Connection as _;
         check_table_name(table)?;
+        // One direct attempt first: the pool would retry a refused
+        // connection for its whole acquire timeout.
+        let probe = sqlx::PgConnection::connect(url)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Configuration(_) => {
+                    StoreError::InvalidSetting("the PostgreSQL URL is not valid")
+                }
+                e => StoreError::Unavailable(Box::new(e)),
+            })?;
+        drop(probe);
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .connect(url)

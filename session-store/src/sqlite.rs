@@ -83,7 +83,8 @@ impl SqliteStore {
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true);
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_secs(5));
         Self::connect_with(options, 8, table).await
     }
 
@@ -100,12 +101,17 @@ impl SqliteStore {
     /// ```
     pub async fn memory() -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(map_sqlx)?;
-        Self::connect_with(options, 1, DEFAULT_TABLE).await
+        Self::connect_with(
+            options.busy_timeout(Duration::from_secs(5)),
+            1,
+            DEFAULT_TABLE,
+        )
+        .await
     }
 
-    /// Connects with explicit options and pool size. WAL, `synchronous =
-    /// NORMAL` and a 5-second busy timeout are applied unless the options set
-    /// their own busy timeout.
+    /// Connects with explicit options (set the busy timeout there; `open`
+    /// uses 5 seconds) and pool size. WAL and `synchronous = NORMAL` are
+    /// applied.
     ///
     /// # Errors
     ///
@@ -126,8 +132,7 @@ impl SqliteStore {
         check_table_name(table)?;
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
+            .synchronous(SqliteSynchronous::Normal);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .min_connections(1)

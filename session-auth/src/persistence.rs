@@ -3,8 +3,13 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use session_core::{SessionData, SessionStore, SharedClock, SharedSessionStore, StoreRecord};
+
+/// Makes lease tokens unique within the process.
+static LEASES: AtomicU64 = AtomicU64::new(0);
 
 /// A session's place in a [`SessionStore`]: a store and a key.
 ///
@@ -139,6 +144,72 @@ impl Persistence {
     pub async fn delete(&self) -> session_core::Result<()> {
         let _guard = self.inner.lock.lock().await;
         self.inner.store.delete(&self.inner.key).await.map(|_| ())
+    }
+}
+
+/// A held lease on a stored session: while it is held, no other process
+/// sharing the store refreshes that session's tokens.
+pub(crate) struct Lease {
+    persistence: Persistence,
+    key: String,
+    token: String,
+}
+
+impl Persistence {
+    /// Takes the session's refresh lease: a record under `<key>.refresh-lease`
+    /// created only where none lives, expiring after `ttl` so a crashed holder
+    /// can't block others for long. Waits (backing off up to 200 ms) for at
+    /// most `patience`.
+    pub(crate) async fn lease(
+        &self,
+        ttl: Duration,
+        patience: Duration,
+    ) -> session_core::Result<Lease> {
+        let key = format!("{}.refresh-lease", self.inner.key);
+        let token = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            LEASES.fetch_add(1, Ordering::Relaxed),
+            self.inner.clock.now().unix_timestamp_nanos()
+        );
+        let started = tokio::time::Instant::now();
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let record = StoreRecord::new(serde_json::json!({ "lease": token }))
+                .with_expires_at(self.inner.clock.now() + ttl);
+            if self.inner.store.insert_if_absent(&key, &record).await? {
+                return Ok(Lease {
+                    persistence: self.clone(),
+                    key,
+                    token,
+                });
+            }
+            if started.elapsed() >= patience {
+                return Err(session_core::Error::store(
+                    "take the refresh lease",
+                    true,
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "another process holds the refresh lease",
+                    ),
+                ));
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Lease {
+    /// Gives the lease back (only if it is still ours).
+    pub(crate) async fn release(self) -> session_core::Result<()> {
+        let store = &self.persistence.inner.store;
+        if let Some(record) = store.load(&self.key).await?
+            && record.data["lease"] == self.token.as_str()
+        {
+            store.delete(&self.key).await?;
+        }
+        Ok(())
     }
 }
 

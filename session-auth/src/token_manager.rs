@@ -17,6 +17,9 @@
 //!   authenticated".
 //! - Requests are never sent without credentials: the token is only replaced,
 //!   never cleared, until sign-out.
+//! - With persistence, a refresh runs under a lease in the store, so processes
+//!   sharing it never present the same refresh token twice: the one that
+//!   waited re-reads the store and uses the winner's tokens.
 
 use std::fmt;
 use std::sync::Arc;
@@ -41,6 +44,11 @@ type Listener = Arc<dyn Fn(&TokenSet) + Send + Sync>;
 
 /// How long to wait after a failed background refresh before trying again.
 const PROACTIVE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How long a refresh lease lives if its holder dies, and how long to wait
+/// for another process's refresh.
+const LEASE_TTL: Duration = Duration::from_secs(30);
+const LEASE_PATIENCE: Duration = Duration::from_secs(45);
 
 /// A token set with its ready-made `Authorization` value.
 struct Current {
@@ -444,7 +452,7 @@ impl TokenManager {
         tokio::spawn(async move {
             let result = inner.run_refresh(latest).await;
             let result: Shared = match result {
-                Ok(current) if inner.epoch.load(Ordering::SeqCst) == epoch => {
+                Ok((current, _)) if inner.epoch.load(Ordering::SeqCst) == epoch => {
                     inner.current.store(Some(current.clone()));
                     *inner.quiet_until.lock() = None;
                     Ok(current)
@@ -460,8 +468,9 @@ impl TokenManager {
             };
             *inner.inflight.lock() = None;
             let _ = tx.send(Some(result.clone()));
+            // With persistence the refresh saved under its lease already.
             if let Ok(current) = result
-                && let Err(error) = inner.changed(&current).await
+                && let Err(error) = inner.notify(&current, false).await
             {
                 tracing::warn!(target: "session_auth", error = %error, "could not persist refreshed tokens");
             }
@@ -487,12 +496,57 @@ async fn wait(mut rx: watch::Receiver<Option<Shared>>) -> session_core::Result<A
 }
 
 impl Inner {
+    /// Refreshes, under the store's lease when there is persistence.
+    /// Returns the new tokens and whether they were persisted.
     async fn run_refresh(
         &self,
         latest: Option<Arc<Current>>,
+    ) -> session_core::Result<(Arc<Current>, bool)> {
+        let persistence = self.persistence.lock().clone();
+        let Some(persistence) = persistence else {
+            return Ok((
+                self.refresh_from(latest.map(|c| c.tokens.clone())).await?,
+                false,
+            ));
+        };
+        let lease = persistence.lease(LEASE_TTL, LEASE_PATIENCE).await?;
+        let result = self.refresh_leased(latest, &persistence).await;
+        if let Err(error) = lease.release().await {
+            tracing::warn!(target: "session_auth", error = %error, "could not release the refresh lease");
+        }
+        result.map(|current| (current, true))
+    }
+
+    async fn refresh_leased(
+        &self,
+        latest: Option<Arc<Current>>,
+        persistence: &Persistence,
     ) -> session_core::Result<Arc<Current>> {
+        let mut previous = latest.map(|c| c.tokens.clone());
+        if let Some(stored) = persistence.load().await?.and_then(|d| d.tokens) {
+            let newer = previous
+                .as_ref()
+                .is_none_or(|p| p.access_token() != stored.access_token());
+            if newer {
+                if !stored.is_expired(self.clock.now(), &self.policy) {
+                    // Another process refreshed while we waited: use its tokens.
+                    return Ok(Arc::new(Current::new(stored)?));
+                }
+                // Its refresh token is the live one.
+                previous = Some(stored);
+            }
+        }
+        let current = self.refresh_from(previous).await?;
+        let now = self.clock.now();
+        let tokens = current.tokens.clone();
+        persistence
+            .update(|data| data.update_tokens(tokens, now))
+            .await?;
+        Ok(current)
+    }
+
+    async fn refresh_from(&self, previous: Option<TokenSet>) -> session_core::Result<Arc<Current>> {
         self.refreshes.fetch_add(1, Ordering::Relaxed);
-        let previous = latest.map(|c| c.tokens.clone());
         let can_refresh = previous
             .as_ref()
             .is_some_and(|t| t.refresh_token().is_some());
@@ -543,12 +597,17 @@ impl Inner {
     }
 
     async fn changed(&self, current: &Current) -> session_core::Result<()> {
+        self.notify(current, true).await
+    }
+
+    /// Calls the hooks and, if `persist`, saves the newest tokens.
+    async fn notify(&self, current: &Current, persist: bool) -> session_core::Result<()> {
         *self.last_refreshed_at.lock() = Some(self.clock.now());
         let listeners = self.listeners.lock().clone();
         for listener in listeners {
             listener(&current.tokens);
         }
-        let persistence = self.persistence.lock().clone();
+        let persistence = self.persistence.lock().clone().filter(|_| persist);
         if let Some(persistence) = persistence {
             let now = self.clock.now();
             persistence

@@ -421,3 +421,43 @@ async fn a_rotated_refresh_token_is_what_gets_saved() {
     let saved = saved.expect("tokens saved after refresh");
     assert_eq!(saved.data["tokens"]["refresh_token"], "rt-1");
 }
+
+#[tokio::test]
+async fn a_session_manager_can_be_the_store_behind_a_session() {
+    let idp = Idp::new();
+    let url = idp.start().await;
+    let backing = SharedSessionStore::new(MemoryStore::new());
+    let manager = session_store::SessionManager::builder(backing.clone(), "device")
+        .open()
+        .await
+        .unwrap();
+    let tokens = TokenManager::builder(SignInProvider::new(
+        IdpLogin::new(&url),
+        Some(Credentials::password("ada", "correct horse")),
+    ))
+    .build();
+    let session = Session::builder()
+        .base_url(format!("{url}/api/"))
+        .tokens(tokens)
+        .store(manager.as_store(), "device")
+        .build()
+        .unwrap();
+    for i in 0..20 {
+        assert_eq!(
+            session
+                .get(&format!("n/{i}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    session.close().await.unwrap();
+    assert_eq!(manager.access_token().unwrap().expose_secret(), "at-1");
+    assert!(manager.summary().starts_with("Session: VALID"));
+    manager.close().await.unwrap();
+    let stored = backing.load("device").await.unwrap().unwrap();
+    assert_eq!(stored.data["tokens"]["access_token"], "at-1");
+    assert!(manager.writes() <= 3, "{} writes", manager.writes());
+}

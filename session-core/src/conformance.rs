@@ -28,6 +28,8 @@ checks!(
     save_then_load,
     save_replaces,
     delete_reports_existence,
+    insert_if_absent_only_where_nothing_lives,
+    concurrent_inserts_have_one_winner,
     update_if_exists_never_creates,
     update_if_exists_replaces_live_records,
     deleted_record_is_not_resurrected,
@@ -125,6 +127,58 @@ async fn delete_reports_existence(store: SharedSessionStore, _: ManualClock) {
     assert!(store.delete("k").await.unwrap());
     assert!(!store.delete("k").await.unwrap());
     assert!(store.load("k").await.unwrap().is_none());
+}
+
+async fn insert_if_absent_only_where_nothing_lives(store: SharedSessionStore, clock: ManualClock) {
+    assert!(
+        store
+            .insert_if_absent("k", &rec(1).with_owner("o"))
+            .await
+            .unwrap()
+    );
+    assert!(!store.insert_if_absent("k", &rec(2)).await.unwrap());
+    assert_eq!(
+        store.load("k").await.unwrap().unwrap().data["n"],
+        1,
+        "the first stays"
+    );
+    // An expired record is no obstacle.
+    store
+        .save(
+            "e",
+            &rec(3).with_expires_at(clock.now() + Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    assert!(!store.insert_if_absent("e", &rec(4)).await.unwrap());
+    clock.advance(Duration::from_secs(5));
+    assert!(
+        store
+            .insert_if_absent("e", &rec(5).with_owner("p"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.load("e").await.unwrap().unwrap().data["n"], 5);
+    assert_eq!(store.list_by_owner("p").await.unwrap().len(), 1);
+    assert_eq!(store.list_by_owner("o").await.unwrap().len(), 1);
+}
+
+async fn concurrent_inserts_have_one_winner(store: SharedSessionStore, _: ManualClock) {
+    for round in 0..10 {
+        let key = format!("lease-{round}");
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let (store, key) = (store.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                store.insert_if_absent(&key, &rec(n)).await.unwrap()
+            }));
+        }
+        let mut winners = 0;
+        for task in tasks {
+            winners += usize::from(task.await.unwrap());
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
 }
 
 async fn update_if_exists_never_creates(store: SharedSessionStore, _: ManualClock) {

@@ -108,6 +108,16 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
+    async fn insert_if_absent(&self, key: &str, record: &StoreRecord) -> Result<bool> {
+        let now = self.clock.now();
+        let mut inner = self.inner.lock();
+        if inner.live(key, now).is_some() {
+            return Ok(false);
+        }
+        inner.insert(key, record.clone());
+        Ok(true)
+    }
+
     async fn update_if_exists(&self, key: &str, record: &StoreRecord) -> Result<bool> {
         let now = self.clock.now();
         let mut inner = self.inner.lock();

@@ -107,7 +107,8 @@ impl fmt::Debug for StoreRecord {
 ///   returned, listed, counted or updated, even before it is swept.
 /// - [`save`](Self::save) creates or replaces. [`update_if_exists`](Self::update_if_exists)
 ///   replaces only a live record, atomically: a record deleted concurrently
-///   stays deleted.
+///   stays deleted. [`insert_if_absent`](Self::insert_if_absent) creates only
+///   where no live record is, atomically.
 /// - Owners index records: [`list_by_owner`](Self::list_by_owner) and
 ///   [`delete_by_owner`](Self::delete_by_owner) see exactly the live records
 ///   saved with that owner; re-saving under another owner moves the record.
@@ -144,6 +145,16 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     ///
     /// [`Error::Store`](crate::Error::Store) when the backend fails.
     async fn save(&self, key: &str, record: &StoreRecord) -> Result<()>;
+
+    /// Creates the record under `key` only if no live one exists (an expired
+    /// one is replaced). Returns whether it did. Atomic: of many concurrent
+    /// calls for one key, exactly one succeeds — the building block for
+    /// leases and unique ids.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`](crate::Error::Store) when the backend fails.
+    async fn insert_if_absent(&self, key: &str, record: &StoreRecord) -> Result<bool>;
 
     /// Replaces the record under `key` only if a live one exists. Returns
     /// whether it did.
@@ -235,6 +246,9 @@ impl SessionStore for SharedSessionStore {
     }
     async fn save(&self, key: &str, record: &StoreRecord) -> Result<()> {
         self.0.save(key, record).await
+    }
+    async fn insert_if_absent(&self, key: &str, record: &StoreRecord) -> Result<bool> {
+        self.0.insert_if_absent(key, record).await
     }
     async fn update_if_exists(&self, key: &str, record: &StoreRecord) -> Result<bool> {
         self.0.update_if_exists(key, record).await

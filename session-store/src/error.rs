@@ -141,6 +141,7 @@ impl StoreError {
         None
     }
 
+    #[cfg(any(feature = "file", feature = "sqlite"))]
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         match source.kind() {
             std::io::ErrorKind::PermissionDenied => Self::PermissionDenied {

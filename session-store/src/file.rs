@@ -30,6 +30,7 @@ use crate::record::StoredRecord;
 const FILE_SCHEMA: u32 = 1;
 
 /// What a [`Codec`] found in a file.
+#[cfg_attr(not(feature = "encrypted"), allow(dead_code))]
 pub(crate) enum Decoded {
     Plain(Vec<u8>),
     Corrupt,
@@ -255,6 +256,24 @@ macro_rules! file_store_impl {
                     .map_err(|e| e.into_core("save the record"))
             }
 
+            async fn insert_if_absent(
+                &self,
+                key: &str,
+                record: &StoreRecord,
+            ) -> session_core::Result<bool> {
+                let (key, record) = (key.to_owned(), StoredRecord::from(record));
+                self.backend
+                    .with_document(move |doc, now| {
+                        if doc.live(&key, now).is_some() {
+                            return (false, false);
+                        }
+                        doc.records.insert(key, record);
+                        (true, true)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("insert the record"))
+            }
+
             async fn update_if_exists(
                 &self,
                 key: &str,
@@ -360,6 +379,7 @@ macro_rules! file_store_impl {
         }
     };
 }
+#[cfg(feature = "encrypted")]
 pub(crate) use file_store_impl;
 
 /// Sessions in one JSON file (feature `file`).

@@ -554,6 +554,21 @@ impl SessionStore for SessionManager {
         self.inner.store.save(key, record).await
     }
 
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        record: &StoreRecord,
+    ) -> session_core::Result<bool> {
+        if key == self.inner.key {
+            if self.inner.state.lock().is_some() {
+                return Ok(false);
+            }
+            SessionStore::save(self, key, record).await?;
+            return Ok(true);
+        }
+        self.inner.store.insert_if_absent(key, record).await
+    }
+
     async fn update_if_exists(
         &self,
         key: &str,

@@ -219,6 +219,29 @@ impl SessionStore for PostgresStore {
         Ok(())
     }
 
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        record: &StoreRecord,
+    ) -> session_core::Result<bool> {
+        // Inserts, or takes over an expired row; a live row stays as it is.
+        let sql = self.sql(
+            "INSERT INTO {t} (key, data, expires_at, owner) VALUES ($1, $2::jsonb, $3, $4)
+             ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, owner = excluded.owner
+             WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= $5",
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(record.data.to_string())
+            .bind(record.expires_at.map(to_millis))
+            .bind(record.owner.as_deref())
+            .bind(self.now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_sqlx(e).into_core("insert the record"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn update_if_exists(
         &self,
         key: &str,

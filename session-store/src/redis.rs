@@ -28,12 +28,14 @@ use crate::record::{from_millis, to_millis};
 
 const SAVE: &str = r"
 local rec, all, prefix = KEYS[1], KEYS[2], ARGV[6]
-local key, data, exp, owner, now, only_if_live = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7]
-if only_if_live == '1' then
-  if redis.call('EXISTS', rec) == 0 then return 0 end
+local key, data, exp, owner, now, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7]
+local live = false
+if redis.call('EXISTS', rec) == 1 then
   local old_exp = redis.call('HGET', rec, 'exp')
-  if old_exp and old_exp ~= '' and tonumber(old_exp) <= tonumber(now) then return 0 end
+  live = (not old_exp) or old_exp == '' or tonumber(old_exp) > tonumber(now)
 end
+if mode == 'live' and not live then return 0 end
+if mode == 'absent' and live then return 0 end
 local old_owner = redis.call('HGET', rec, 'owner')
 if old_owner and old_owner ~= '' and old_owner ~= owner then
   redis.call('ZREM', prefix .. 'o:' .. old_owner, key)
@@ -236,7 +238,7 @@ impl RedisStore {
         &self,
         key: &str,
         record: &StoreRecord,
-        only_if_live: bool,
+        mode: &str,
         op: &'static str,
     ) -> session_core::Result<bool> {
         let exp = record
@@ -252,7 +254,7 @@ impl RedisStore {
             .arg(record.owner.as_deref().unwrap_or(""))
             .arg(self.now_ms())
             .arg(&self.prefix)
-            .arg(if only_if_live { "1" } else { "0" })
+            .arg(mode)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(|e| map_redis(e).into_core(op))?;
@@ -304,9 +306,17 @@ impl SessionStore for RedisStore {
     }
 
     async fn save(&self, key: &str, record: &StoreRecord) -> session_core::Result<()> {
-        self.write(key, record, false, "save the record")
+        self.write(key, record, "always", "save the record")
             .await
             .map(|_| ())
+    }
+
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        record: &StoreRecord,
+    ) -> session_core::Result<bool> {
+        self.write(key, record, "absent", "insert the record").await
     }
 
     async fn update_if_exists(
@@ -314,7 +324,7 @@ impl SessionStore for RedisStore {
         key: &str,
         record: &StoreRecord,
     ) -> session_core::Result<bool> {
-        self.write(key, record, true, "update the record").await
+        self.write(key, record, "live", "update the record").await
     }
 
     async fn delete(&self, key: &str) -> session_core::Result<bool> {

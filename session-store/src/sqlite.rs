@@ -262,6 +262,30 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        record: &StoreRecord,
+    ) -> session_core::Result<bool> {
+        let (data, expires_at, owner) = encode(record);
+        // Inserts, or takes over an expired row; a live row stays as it is.
+        let sql = self.sql(
+            "INSERT INTO {t} (key, data, expires_at, owner) VALUES (?, ?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, owner = excluded.owner
+             WHERE {t}.expires_at IS NOT NULL AND {t}.expires_at <= ?",
+        );
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(data)
+            .bind(expires_at)
+            .bind(owner)
+            .bind(self.now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| map_sqlx(e).into_core("insert the record"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn update_if_exists(
         &self,
         key: &str,

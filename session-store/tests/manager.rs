@@ -30,6 +30,13 @@ impl SessionStore for Counting {
         self.saves.fetch_add(1, Ordering::SeqCst);
         self.inner.save(key, record).await
     }
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        record: &StoreRecord,
+    ) -> session_core::Result<bool> {
+        self.inner.insert_if_absent(key, record).await
+    }
     async fn update_if_exists(
         &self,
         key: &str,

@@ -36,6 +36,7 @@ pub struct IdpState {
     pub password_grants: AtomicUsize,
     pub refresh_grants: AtomicUsize,
     pub revocations: AtomicUsize,
+    pub invalid_grants: AtomicUsize,
     pub api_hits: AtomicUsize,
     next: AtomicUsize,
     pub expires_in: AtomicI64,
@@ -95,6 +96,11 @@ impl Idp {
         self.0.token_calls.load(Ordering::SeqCst)
     }
 
+    /// Whether `access` is a live access token.
+    pub fn is_live(&self, access: &str) -> bool {
+        self.0.live_access.lock().contains(access)
+    }
+
     pub fn api_hits(&self) -> usize {
         self.0.api_hits.load(Ordering::SeqCst)
     }
@@ -139,6 +145,7 @@ async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
             // Rotation with reuse detection: each refresh token works once.
             if !s.live_refresh.lock().remove(&presented) {
+                s.invalid_grants.fetch_add(1, Ordering::SeqCst);
                 return (
                     StatusCode::BAD_REQUEST,
                     Json(json!({"error": "invalid_grant"})),

@@ -1,17 +1,45 @@
-//! OAuth 2.0 and OpenID Connect for session-kit.
+//! OAuth 2.0 and OpenID Connect for session-kit, on the `oauth2` crate.
 //!
-//! This crate will hold, on the `oauth2` crate: the authorization code flow
-//! with PKCE and a loopback redirect listener, client credentials, password
-//! grant, refresh with rotation, revocation, introspection, the device flow,
-//! discovery and ID-token validation — and a [`session_core::ProvideToken`]
-//! implementation so a `Session` refreshes itself.
+//! - the authorization code flow with PKCE (S256 only), `state` and the OIDC
+//!   `nonce`, with a [`LoopbackRedirect`] listener for native apps (RFC 8252);
+//! - client credentials (`client_secret_basic` with RFC 6749 §2.3.1 encoding,
+//!   or `client_secret_post`), password, and refresh with rotation;
+//! - revocation (RFC 7009), introspection (RFC 7662), the device grant (RFC 8628);
+//! - ID-token validation against the provider's JWKS ([`IdTokenVerifier`]);
+//! - discovery ([`ProviderMetadata::discover`]);
+//! - [`OAuthTokenProvider`], so a `session_auth::Session` refreshes itself,
+//!   and [`OAuth`], the seed's method names on one type.
 //!
-//! It is being built; today it only re-exports the core trait it implements.
+//! HTTP goes through [`OAuthHttp`], our reqwest client (one reqwest in the
+//! tree), which never follows redirects.
 //!
 //! # MSRV
 //!
 //! Rust 1.95. Raising it is a minor (not a patch) change.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use session_core::ProvideToken;
+mod client;
+mod device;
+mod error;
+mod facade;
+mod http_client;
+mod id_token;
+mod loopback;
+mod metadata;
+mod provider;
+mod token_response;
+
+pub use client::{
+    ClientAuth, Introspection, OAuthClient, OAuthClientBuilder, PendingAuthorization,
+};
+pub use device::DeviceAuthorization;
+pub use error::{Error, Result};
+pub use facade::{AuthorizationUrl, OAuth};
+pub use http_client::{HttpError, OAuthHttp};
+pub use id_token::IdTokenVerifier;
+pub use loopback::LoopbackRedirect;
+pub use metadata::ProviderMetadata;
+pub use provider::{Grant, OAuthTokenProvider};
+pub use token_response::RawTokenResponse;

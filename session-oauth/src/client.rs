@@ -1,0 +1,723 @@
+//! [`OAuthClient`]: every grant against one authorization server — the
+//! authorization code with PKCE, client credentials, password, refresh with
+//! rotation — plus revocation and introspection.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, DeviceAuthorizationUrl,
+    EndpointMaybeSet, ErrorResponse, IntrospectionUrl, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, RevocationUrl,
+    Scope, StandardRevocableToken, TokenIntrospectionResponse, TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+use session_core::{SharedClock, TokenSet};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::http_client::{HttpError, OAuthHttp};
+use crate::id_token::IdTokenVerifier;
+use crate::metadata::ProviderMetadata;
+use crate::token_response::RawTokenResponse;
+
+pub(crate) type Oauth2Client = oauth2::Client<
+    BasicErrorResponse,
+    RawTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// How the client authenticates at the token endpoint.
+///
+/// ```
+/// assert_eq!(session_oauth::ClientAuth::default(), session_oauth::ClientAuth::Basic);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `client_secret_basic`: HTTP Basic with the id and secret
+    /// form-urlencoded first (RFC 6749 §2.3.1), so `:`, `%`, `+` and spaces
+    /// survive.
+    #[default]
+    Basic,
+    /// `client_secret_post`: id and secret in the form body.
+    Post,
+}
+
+/// An authorization request in progress: the URL to open, and what the
+/// answer is checked against. Keep it until the redirect arrives.
+///
+/// `Debug` never shows the verifier, state or nonce.
+pub struct PendingAuthorization {
+    /// The URL to open in a browser.
+    pub url: Url,
+    pub(crate) state: CsrfToken,
+    pub(crate) verifier: PkceCodeVerifier,
+    pub(crate) nonce: Option<String>,
+    pub(crate) redirect_uri: Option<String>,
+}
+
+impl PendingAuthorization {
+    /// The `state` sent (compare it with the redirect's).
+    pub fn state(&self) -> &str {
+        self.state.secret()
+    }
+
+    /// The PKCE code verifier.
+    ///
+    /// # Security
+    ///
+    /// Keep it with the pending request only; it must not leave the client.
+    pub fn code_verifier(&self) -> &str {
+        self.verifier.secret()
+    }
+
+    /// The OpenID Connect nonce, when `openid` was requested.
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("url_host", &self.url.host_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What introspection (RFC 7662) says about a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Introspection {
+    /// Whether the token is active.
+    pub active: bool,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// The client it was issued to.
+    pub client_id: Option<String>,
+    /// The user it was issued for.
+    pub username: Option<String>,
+    /// Its subject.
+    pub sub: Option<String>,
+}
+
+/// An OAuth 2.0 / OpenID Connect client of one authorization server.
+///
+/// Cheap to clone.
+///
+/// # Examples
+///
+/// ```no_run
+/// use session_oauth::{OAuthClient, ProviderMetadata};
+///
+/// # async fn run() -> Result<(), session_oauth::Error> {
+/// let provider = ProviderMetadata::new("https://id.example.com/oauth/token")?;
+/// let client = OAuthClient::builder(provider, "reporting-service")
+///     .client_secret("s3cret")
+///     .scopes(["reports:read"])
+///     .build()?;
+/// let tokens = client.client_credentials().await?;
+/// # let _ = tokens; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) oauth: Oauth2Client,
+    pub(crate) http: OAuthHttp,
+    pub(crate) metadata: ProviderMetadata,
+    pub(crate) client_id: String,
+    pub(crate) secret: Option<SecretString>,
+    pub(crate) auth: ClientAuth,
+    pub(crate) has_secret: bool,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) redirect_uri: Option<Url>,
+    pub(crate) clock: SharedClock,
+    pub(crate) id_tokens: Option<IdTokenVerifier>,
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1), marked
+/// sensitive.
+fn basic_credentials(client_id: &str, secret: &str) -> http::HeaderValue {
+    use base64::Engine as _;
+    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+    let raw = format!("{}:{}", encode(client_id), encode(secret));
+    let mut value = http::HeaderValue::from_str(&format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    ))
+    .expect("base64 is a valid header value");
+    value.set_sensitive(true);
+    value
+}
+
+/// Maps the `oauth2` crate's request error to ours.
+pub(crate) fn map_request_error<T: ErrorResponse + 'static>(
+    error: RequestTokenError<HttpError, T>,
+    code_of: impl FnOnce(&T) -> (String, Option<String>),
+) -> Error {
+    match error {
+        RequestTokenError::ServerResponse(response) => {
+            let (code, description) = code_of(&response);
+            Error::from_code(&code, description)
+        }
+        RequestTokenError::Request(e) => e.into_error(),
+        RequestTokenError::Parse(_, _) => Error::InvalidResponse {
+            reason: "the answer could not be parsed".into(),
+        },
+        RequestTokenError::Other(reason) => Error::InvalidResponse { reason },
+    }
+}
+
+fn basic_code(r: &BasicErrorResponse) -> (String, Option<String>) {
+    (
+        r.error().as_ref().to_owned(),
+        r.error_description().cloned(),
+    )
+}
+
+impl OAuthClient {
+    /// Starts a builder for the client `client_id` of `provider`.
+    ///
+    /// ```
+    /// let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let _ = session_oauth::OAuthClient::builder(provider, "my-app");
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn builder(provider: ProviderMetadata, client_id: impl Into<String>) -> OAuthClientBuilder {
+        OAuthClientBuilder {
+            provider,
+            client_id: client_id.into(),
+            secret: None,
+            auth: ClientAuth::Basic,
+            redirect_uri: None,
+            scopes: Vec::new(),
+            http: None,
+            clock: SharedClock::default(),
+            error: None,
+        }
+    }
+
+    /// The provider's endpoints.
+    pub fn metadata(&self) -> &ProviderMetadata {
+        &self.inner.metadata
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The ID-token verifier, when the provider has a JWKS URI and issuer.
+    pub fn id_token_verifier(&self) -> Option<&IdTokenVerifier> {
+        self.inner.id_tokens.as_ref()
+    }
+
+    /// Starts an authorization code request with PKCE (S256, never `plain`),
+    /// a fresh `state`, and — when the scopes include `openid` — a nonce.
+    /// `redirect_uri` overrides the configured one (e.g. a loopback
+    /// listener's).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingEndpoint`] without an authorization endpoint;
+    /// [`Error::Configuration`] without any redirect URI.
+    pub fn authorization_request(
+        &self,
+        redirect_uri: Option<&Url>,
+    ) -> Result<PendingAuthorization> {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let redirect = redirect_uri
+            .or(self.inner.redirect_uri.as_ref())
+            .ok_or(Error::Configuration {
+                reason: "the authorization code flow needs a redirect URI".into(),
+            })?
+            .to_string();
+        let wants_openid = self.inner.scopes.iter().any(|s| s == "openid");
+        let nonce = wants_openid.then(|| CsrfToken::new_random().secret().clone());
+        let mut request = self
+            .inner
+            .oauth
+            .authorize_url(CsrfToken::new_random)
+            .map_err(|_| Error::MissingEndpoint {
+                endpoint: "authorization",
+            })?
+            .set_pkce_challenge(challenge)
+            .set_redirect_uri(Cow::Owned(RedirectUrl::new(redirect.clone()).map_err(
+                |_| Error::Configuration {
+                    reason: "the redirect URI is not a valid URL".into(),
+                },
+            )?));
+        for scope in &self.inner.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if let Some(nonce) = &nonce {
+            request = request.add_extra_param("nonce", nonce.clone());
+        }
+        let (url, state) = request.url();
+        Ok(PendingAuthorization {
+            url,
+            state,
+            verifier,
+            nonce,
+            redirect_uri: Some(redirect),
+        })
+    }
+
+    /// Exchanges an authorization code, proving possession with the pending
+    /// request's verifier; validates the ID token (and its nonce) when one is
+    /// returned and the provider publishes keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidGrant`] for a wrong code or verifier; ID-token and
+    /// transport errors.
+    pub async fn exchange_code(
+        &self,
+        code: &str,
+        pending: &PendingAuthorization,
+    ) -> Result<TokenSet> {
+        let tokens = self
+            .exchange_code_with_verifier(
+                code,
+                pending.verifier.secret(),
+                pending.redirect_uri.as_deref(),
+            )
+            .await?;
+        self.check_id_token(&tokens, pending.nonce.as_deref())
+            .await?;
+        Ok(tokens)
+    }
+
+    /// Exchanges an authorization code with an explicit verifier (the seed's
+    /// `authenticate_with_code_and_verifier`).
+    ///
+    /// # Errors
+    ///
+    /// As [`exchange_code`](Self::exchange_code).
+    pub async fn exchange_code_with_verifier(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: Option<&str>,
+    ) -> Result<TokenSet> {
+        let mut request = self
+            .inner
+            .oauth
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|_| Error::MissingEndpoint { endpoint: "token" })?
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()));
+        let redirect = redirect_uri
+            .map(str::to_owned)
+            .or_else(|| self.inner.redirect_uri.as_ref().map(Url::to_string));
+        if let Some(redirect) = redirect {
+            let redirect = RedirectUrl::new(redirect).map_err(|_| Error::Configuration {
+                reason: "the redirect URI is not a valid URL".into(),
+            })?;
+            request = request.set_redirect_uri(Cow::Owned(redirect));
+        }
+        let sent_at = self.inner.clock.now();
+        let response = request
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| map_request_error(e, basic_code))?;
+        response.into_token_set(sent_at)
+    }
+
+    /// The client credentials grant, with the configured scopes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidClient`] for a wrong secret; transport errors.
+    pub async fn client_credentials(&self) -> Result<TokenSet> {
+        let mut request = self
+            .inner
+            .oauth
+            .exchange_client_credentials()
+            .map_err(|_| Error::MissingEndpoint { endpoint: "token" })?;
+        for scope in &self.inner.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let sent_at = self.inner.clock.now();
+        let response = request
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| map_request_error(e, basic_code))?;
+        response.into_token_set(sent_at)
+    }
+
+    /// The resource owner password grant (for first-party clients only).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidGrant`] for wrong credentials; transport errors.
+    pub async fn password(&self, username: &str, password: &SecretString) -> Result<TokenSet> {
+        let user = ResourceOwnerUsername::new(username.to_owned());
+        let pass = ResourceOwnerPassword::new(password.expose_secret().to_owned());
+        let mut request = self
+            .inner
+            .oauth
+            .exchange_password(&user, &pass)
+            .map_err(|_| Error::MissingEndpoint { endpoint: "token" })?;
+        for scope in &self.inner.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let sent_at = self.inner.clock.now();
+        let response = request
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| map_request_error(e, basic_code))?;
+        response.into_token_set(sent_at)
+    }
+
+    /// Refreshes `tokens`. The newest refresh token is kept: a rotated one
+    /// replaces the old, and the old stays when the server sends none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidGrant`] for a dead (or reused) refresh token;
+    /// [`Error::Configuration`] when `tokens` has no refresh token.
+    pub async fn refresh(&self, tokens: &TokenSet) -> Result<TokenSet> {
+        let refresh = tokens.refresh_token().ok_or(Error::Configuration {
+            reason: "the tokens carry no refresh token".into(),
+        })?;
+        let fresh = self.refresh_with(refresh.expose_secret()).await?;
+        Ok(fresh.inherit_refresh_token(tokens))
+    }
+
+    /// Refreshes with a raw refresh token.
+    ///
+    /// # Errors
+    ///
+    /// As [`refresh`](Self::refresh).
+    pub async fn refresh_with(&self, refresh_token: &str) -> Result<TokenSet> {
+        let token = oauth2::RefreshToken::new(refresh_token.to_owned());
+        let request = self
+            .inner
+            .oauth
+            .exchange_refresh_token(&token)
+            .map_err(|_| Error::MissingEndpoint { endpoint: "token" })?;
+        let sent_at = self.inner.clock.now();
+        let response = request
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| map_request_error(e, basic_code))?;
+        let fresh = response.into_token_set(sent_at)?;
+        Ok(match fresh.refresh_token() {
+            Some(_) => fresh,
+            None => fresh.with_refresh_token(refresh_token),
+        })
+    }
+
+    /// Revokes the refresh token, then the access token (RFC 7009). The
+    /// endpoint must use https, except on a loopback host.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingEndpoint`] without a revocation endpoint;
+    /// [`Error::Configuration`] for plain http to another host; server and
+    /// transport errors.
+    pub async fn revoke(&self, tokens: &TokenSet) -> Result<()> {
+        if let Some(refresh) = tokens.refresh_token() {
+            self.revoke_one(refresh.expose_secret(), "refresh_token")
+                .await?;
+        }
+        self.revoke_one(tokens.access_token().expose_secret(), "access_token")
+            .await
+    }
+
+    async fn revoke_one(&self, token: &str, hint: &str) -> Result<()> {
+        let url =
+            self.inner
+                .metadata
+                .revocation_endpoint
+                .clone()
+                .ok_or(Error::MissingEndpoint {
+                    endpoint: "revocation",
+                })?;
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        };
+        if url.scheme() != "https" && !loopback {
+            return Err(Error::Configuration {
+                reason: "the revocation endpoint must use https".into(),
+            });
+        }
+        let mut form: Vec<(&str, &str)> = vec![("token", token), ("token_type_hint", hint)];
+        let mut request = self.inner.http.client().post(url);
+        match (self.inner.auth, &self.inner.secret) {
+            (ClientAuth::Basic, Some(secret)) => {
+                request = request.header(
+                    http::header::AUTHORIZATION,
+                    basic_credentials(&self.inner.client_id, secret.expose_secret()),
+                );
+            }
+            (_, secret) => {
+                form.push(("client_id", &self.inner.client_id));
+                if let Some(secret) = secret {
+                    form.push(("client_secret", secret.expose_secret()));
+                }
+            }
+        }
+        let response = request
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| Error::Transport {
+                retryable: true,
+                source: Some(Box::new(e.without_url())),
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        if status.is_server_error() {
+            return Err(Error::Transport {
+                retryable: true,
+                source: None,
+            });
+        }
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let code = body["error"]
+            .as_str()
+            .unwrap_or("invalid_request")
+            .to_owned();
+        let description = body["error_description"].as_str().map(str::to_owned);
+        Err(Error::from_code(&code, description))
+    }
+
+    /// Asks the server about an access token (RFC 7662).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingEndpoint`] without an introspection endpoint; server
+    /// and transport errors.
+    pub async fn introspect(&self, access_token: &str) -> Result<Introspection> {
+        let token = oauth2::AccessToken::new(access_token.to_owned());
+        let response = self
+            .inner
+            .oauth
+            .introspect(&token)
+            .map_err(|_| Error::MissingEndpoint {
+                endpoint: "introspection",
+            })?
+            .request_async(&self.inner.http)
+            .await
+            .map_err(|e| map_request_error(e, basic_code))?;
+        Ok(Introspection {
+            active: response.active(),
+            scopes: response
+                .scopes()
+                .map(|s| s.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+            client_id: response.client_id().map(|c| c.to_string()),
+            username: response.username().map(str::to_owned),
+            sub: response.sub().map(str::to_owned),
+        })
+    }
+
+    /// Validates the ID token in `tokens`, if there is one and the provider
+    /// publishes signing keys.
+    pub(crate) async fn check_id_token(
+        &self,
+        tokens: &TokenSet,
+        nonce: Option<&str>,
+    ) -> Result<()> {
+        match (tokens.id_token(), &self.inner.id_tokens) {
+            (Some(id_token), Some(verifier)) => verifier
+                .verify(id_token.expose_secret(), nonce)
+                .await
+                .map(|_| ()),
+            (None, Some(_)) if nonce.is_some() => Err(Error::InvalidIdToken {
+                reason: "an openid request was answered without an ID token".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("client_id", &self.inner.client_id)
+            .field(
+                "token_endpoint",
+                &self.inner.metadata.token_endpoint.as_str(),
+            )
+            .field("has_secret", &self.inner.has_secret)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`OAuthClient`].
+#[must_use]
+pub struct OAuthClientBuilder {
+    provider: ProviderMetadata,
+    client_id: String,
+    secret: Option<SecretString>,
+    auth: ClientAuth,
+    redirect_uri: Option<Url>,
+    scopes: Vec<String>,
+    http: Option<OAuthHttp>,
+    clock: SharedClock,
+    error: Option<Error>,
+}
+
+impl OAuthClientBuilder {
+    /// The client secret (confidential clients).
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(SecretString::from(secret.into()));
+        self
+    }
+
+    /// How to send the secret (default `client_secret_basic`).
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The registered redirect URI.
+    pub fn redirect_uri(mut self, uri: &str) -> Self {
+        match Url::parse(uri) {
+            Ok(url) => self.redirect_uri = Some(url),
+            Err(_) => {
+                self.error.get_or_insert(Error::Configuration {
+                    reason: "the redirect URI is not a valid URL".into(),
+                });
+            }
+        }
+        self
+    }
+
+    /// Scopes to request.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The HTTP client (default: one that never follows redirects).
+    pub fn http(mut self, http: OAuthHttp) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The clock for token expiry and ID-token checks.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting, or an empty client id.
+    pub fn build(self) -> Result<OAuthClient> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if self.client_id.is_empty() {
+            return Err(Error::Configuration {
+                reason: "the client id is empty".into(),
+            });
+        }
+        let p = &self.provider;
+        let bad = |what: &str| Error::Configuration {
+            reason: format!("the {what} endpoint is not a valid URL"),
+        };
+        let mut oauth: Oauth2Client = oauth2::Client::new(ClientId::new(self.client_id.clone()))
+            .set_auth_type(match self.auth {
+                ClientAuth::Basic => oauth2::AuthType::BasicAuth,
+                ClientAuth::Post => oauth2::AuthType::RequestBody,
+            })
+            .set_token_uri_option(Some(
+                TokenUrl::new(p.token_endpoint.to_string()).map_err(|_| bad("token"))?,
+            ))
+            .set_auth_uri_option(
+                p.authorization_endpoint
+                    .as_ref()
+                    .map(|u| AuthUrl::new(u.to_string()).map_err(|_| bad("authorization")))
+                    .transpose()?,
+            )
+            .set_revocation_url_option(
+                p.revocation_endpoint
+                    .as_ref()
+                    .map(|u| RevocationUrl::new(u.to_string()).map_err(|_| bad("revocation")))
+                    .transpose()?,
+            )
+            .set_introspection_url_option(
+                p.introspection_endpoint
+                    .as_ref()
+                    .map(|u| IntrospectionUrl::new(u.to_string()).map_err(|_| bad("introspection")))
+                    .transpose()?,
+            )
+            .set_device_authorization_url_option(
+                p.device_authorization_endpoint
+                    .as_ref()
+                    .map(|u| DeviceAuthorizationUrl::new(u.to_string()).map_err(|_| bad("device")))
+                    .transpose()?,
+            );
+        if let Some(secret) = &self.secret {
+            oauth = oauth.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => OAuthHttp::new()?,
+        };
+        let id_tokens = match (&p.jwks_uri, &p.issuer) {
+            (Some(jwks), Some(issuer)) => Some(IdTokenVerifier::new(
+                http.clone(),
+                jwks.clone(),
+                issuer.clone(),
+                self.client_id.clone(),
+                self.clock.clone(),
+            )),
+            _ => None,
+        };
+        Ok(OAuthClient {
+            inner: Arc::new(Inner {
+                oauth,
+                http,
+                metadata: self.provider,
+                client_id: self.client_id,
+                has_secret: self.secret.is_some(),
+                secret: self.secret,
+                auth: self.auth,
+                scopes: self.scopes,
+                redirect_uri: self.redirect_uri,
+                clock: self.clock,
+                id_tokens,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for OAuthClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClientBuilder")
+            .field("client_id", &self.client_id)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}

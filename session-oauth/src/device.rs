@@ -1,0 +1,113 @@
+//! The device authorization grant (RFC 8628): show the user a code and a
+//! URI, then poll at the server's interval, slowing down on `slow_down`.
+
+use std::fmt;
+use std::time::Duration;
+
+use oauth2::{DeviceAuthorizationResponse, EmptyExtraDeviceAuthorizationFields, Scope};
+use session_core::TokenSet;
+
+use crate::client::{OAuthClient, map_request_error};
+use crate::error::{Error, Result};
+
+/// A device authorization in progress: what to show the user.
+pub struct DeviceAuthorization {
+    inner: DeviceAuthorizationResponse<EmptyExtraDeviceAuthorizationFields>,
+}
+
+impl DeviceAuthorization {
+    /// The code the user types.
+    pub fn user_code(&self) -> &str {
+        self.inner.user_code().secret()
+    }
+
+    /// Where the user types it.
+    pub fn verification_uri(&self) -> &str {
+        self.inner.verification_uri()
+    }
+
+    /// A URI with the code filled in, when the server offers one.
+    pub fn verification_uri_complete(&self) -> Option<&str> {
+        self.inner
+            .verification_uri_complete()
+            .map(|u| u.secret().as_str())
+    }
+
+    /// How long the codes stay valid.
+    pub fn expires_in(&self) -> Duration {
+        self.inner.expires_in()
+    }
+
+    /// How long to wait between polls (5 s when the server says nothing).
+    pub fn interval(&self) -> Duration {
+        self.inner.interval()
+    }
+}
+
+impl fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("verification_uri", &self.verification_uri())
+            .field("expires_in", &self.expires_in())
+            .field("interval", &self.interval())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthClient {
+    /// Starts a device authorization.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingEndpoint`] without a device endpoint; server and
+    /// transport errors.
+    pub async fn device_authorization(&self) -> Result<DeviceAuthorization> {
+        let mut request =
+            self.inner
+                .oauth
+                .exchange_device_code()
+                .map_err(|_| Error::MissingEndpoint {
+                    endpoint: "device authorization",
+                })?;
+        for scope in &self.inner.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let inner = request.request_async(&self.inner.http).await.map_err(|e| {
+            map_request_error(e, |r: &oauth2::basic::BasicErrorResponse| {
+                (
+                    r.error().as_ref().to_owned(),
+                    r.error_description().cloned(),
+                )
+            })
+        })?;
+        Ok(DeviceAuthorization { inner })
+    }
+
+    /// Polls until the user approves, at the server's interval (plus 5 s
+    /// after each `slow_down`), sleeping on tokio's timer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AccessDenied`] when the user refuses, [`Error::ExpiredToken`]
+    /// when the codes expire, and transport errors.
+    pub async fn poll_device(&self, authorization: &DeviceAuthorization) -> Result<TokenSet> {
+        let request = self
+            .inner
+            .oauth
+            .exchange_device_access_token(&authorization.inner)
+            .map_err(|_| Error::MissingEndpoint { endpoint: "token" })?;
+        let sent_at = self.inner.clock.now();
+        let response = request
+            .request_async(&self.inner.http, tokio::time::sleep, None)
+            .await
+            .map_err(|e| {
+                map_request_error(e, |r: &oauth2::DeviceCodeErrorResponse| {
+                    (
+                        r.error().as_ref().to_owned(),
+                        r.error_description().cloned(),
+                    )
+                })
+            })?;
+        response.into_token_set(sent_at)
+    }
+}

@@ -1,0 +1,197 @@
+//! [`OAuth`]: the seed's method names on one small type — sign in with a
+//! password or client credentials, refresh, sign out, and the authorization
+//! code flow as URL-plus-verifier then code-plus-verifier.
+
+use std::fmt;
+
+use parking_lot::Mutex;
+use secrecy::SecretString;
+use session_core::TokenSet;
+use url::Url;
+
+use crate::client::{OAuthClient, PendingAuthorization};
+use crate::error::{Error, Result};
+
+/// An authorization URL and the PKCE verifier to keep for the callback.
+pub struct AuthorizationUrl {
+    /// Where to send the user.
+    pub url: Url,
+    /// The verifier; keep it (e.g. in the user's server-side session).
+    pub code_verifier: SecretString,
+    /// The `state` to compare with the callback's.
+    pub state: String,
+}
+
+impl fmt::Debug for AuthorizationUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationUrl")
+            .field("url_host", &self.url.host_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The seed's auth module shape over an [`OAuthClient`].
+pub struct OAuth {
+    client: OAuthClient,
+    tokens: Mutex<Option<TokenSet>>,
+    used_client_credentials: Mutex<bool>,
+}
+
+impl OAuth {
+    /// Wraps a client.
+    pub fn new(client: OAuthClient) -> Self {
+        Self {
+            client,
+            tokens: Mutex::new(None),
+            used_client_credentials: Mutex::new(false),
+        }
+    }
+
+    /// The current tokens.
+    pub fn tokens(&self) -> Option<TokenSet> {
+        self.tokens.lock().clone()
+    }
+
+    fn keep(&self, tokens: TokenSet) -> TokenSet {
+        *self.tokens.lock() = Some(tokens.clone());
+        tokens
+    }
+
+    /// Signs in with email (or username) and password.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidGrant`] for wrong credentials.
+    pub async fn sign_in_with_password(&self, email: &str, password: &str) -> Result<TokenSet> {
+        let tokens = self
+            .client
+            .password(email, &SecretString::from(password.to_owned()))
+            .await?;
+        *self.used_client_credentials.lock() = false;
+        Ok(self.keep(tokens))
+    }
+
+    /// Signs in with a client id and secret (client credentials grant).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidClient`] for wrong credentials.
+    pub async fn sign_in_with_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<TokenSet> {
+        let client = OAuthClient::builder(self.client.metadata().clone(), client_id)
+            .client_secret(client_secret)
+            .build()?;
+        let tokens = client.client_credentials().await?;
+        *self.used_client_credentials.lock() = true;
+        Ok(self.keep(tokens))
+    }
+
+    /// Refreshes with `token`, or the current refresh token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] without any refresh token; [`Error::InvalidGrant`].
+    pub async fn refresh_token(&self, token: Option<&str>) -> Result<TokenSet> {
+        let refresh = match token {
+            Some(t) => t.to_owned(),
+            None => self
+                .tokens()
+                .and_then(|t| t.refresh_token().map(|r| r.expose_secret().to_owned()))
+                .ok_or(Error::Configuration {
+                    reason: "there is no refresh token".into(),
+                })?,
+        };
+        self.refresh_oauth_token(&refresh).await
+    }
+
+    /// Refreshes with an explicit refresh token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidGrant`] for a dead or reused token.
+    pub async fn refresh_oauth_token(&self, refresh_token: &str) -> Result<TokenSet> {
+        let tokens = self.client.refresh_with(refresh_token).await?;
+        Ok(self.keep(tokens))
+    }
+
+    /// Refreshes the current session the appropriate way: the refresh token
+    /// when there is one, else client credentials again.
+    ///
+    /// # Errors
+    ///
+    /// As the chosen grant.
+    pub async fn refresh(&self) -> Result<TokenSet> {
+        let current = self.tokens();
+        match current {
+            Some(tokens) if tokens.refresh_token().is_some() => {
+                let fresh = self.client.refresh(&tokens).await?;
+                Ok(self.keep(fresh))
+            }
+            _ if *self.used_client_credentials.lock() => {
+                let tokens = self.client.client_credentials().await?;
+                Ok(self.keep(tokens))
+            }
+            _ => Err(Error::Configuration {
+                reason: "there is no session to refresh".into(),
+            }),
+        }
+    }
+
+    /// Signs out: revokes refresh and access tokens (when the server can),
+    /// then forgets them — even if revocation failed.
+    ///
+    /// # Errors
+    ///
+    /// The revocation error, after forgetting the tokens.
+    pub async fn sign_out(&self) -> Result<()> {
+        let tokens = self.tokens.lock().take();
+        match (tokens, &self.client.metadata().revocation_endpoint) {
+            (Some(tokens), Some(_)) => self.client.revoke(&tokens).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts the authorization code flow: the URL and the PKCE verifier.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingEndpoint`] or [`Error::Configuration`] (no redirect URI).
+    pub fn get_authorization_url_and_code_verifier(&self) -> Result<AuthorizationUrl> {
+        let pending: PendingAuthorization = self.client.authorization_request(None)?;
+        Ok(AuthorizationUrl {
+            url: pending.url.clone(),
+            code_verifier: SecretString::from(pending.code_verifier().to_owned()),
+            state: pending.state().to_owned(),
+        })
+    }
+
+    /// Finishes the authorization code flow with the callback's code and the
+    /// kept verifier.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidGrant`] for a wrong code or verifier.
+    pub async fn authenticate_with_code_and_verifier(
+        &self,
+        code: &str,
+        code_verifier: &str,
+    ) -> Result<TokenSet> {
+        let tokens = self
+            .client
+            .exchange_code_with_verifier(code, code_verifier, None)
+            .await?;
+        Ok(self.keep(tokens))
+    }
+}
+
+impl fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth")
+            .field("client", &self.client)
+            .field("signed_in", &self.tokens.lock().is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,201 @@
+//! [`IdTokenVerifier`]: OpenID Connect ID-token validation with
+//! `jsonwebtoken` — signature against the provider's JWKS (cached; refetched
+//! when an unknown `kid` appears, at most once a minute), `iss`, `aud`,
+//! `exp` and `iat` with leeway on the injected clock, and the `nonce`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use parking_lot::Mutex;
+use serde_json::Value;
+use session_core::time::OffsetDateTime;
+use session_core::{Claims, SharedClock};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::http_client::OAuthHttp;
+
+/// Validates ID tokens from one issuer for one client.
+///
+/// Cheap to clone; clones share the key cache.
+#[derive(Clone)]
+pub struct IdTokenVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: OAuthHttp,
+    jwks_uri: Url,
+    issuer: String,
+    client_id: String,
+    clock: SharedClock,
+    leeway: Duration,
+    min_refetch: Duration,
+    keys: Mutex<Option<JwkSet>>,
+    last_fetch: Mutex<Option<OffsetDateTime>>,
+    fetches: AtomicU64,
+}
+
+fn invalid(reason: &str) -> Error {
+    Error::InvalidIdToken {
+        reason: reason.to_owned(),
+    }
+}
+
+impl IdTokenVerifier {
+    /// A verifier for tokens that `issuer` signs with the keys at `jwks_uri`,
+    /// for `client_id`. Leeway 60 s; unknown keys refetched at most once a minute.
+    pub fn new(
+        http: OAuthHttp,
+        jwks_uri: Url,
+        issuer: String,
+        client_id: String,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http,
+                jwks_uri,
+                issuer,
+                client_id,
+                clock,
+                leeway: Duration::from_secs(60),
+                min_refetch: Duration::from_secs(60),
+                keys: Mutex::new(None),
+                last_fetch: Mutex::new(None),
+                fetches: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// How many times the JWKS was fetched.
+    pub fn fetches(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Verifies `token` and returns its claims.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidIdToken`] naming the failed check: malformed, unknown
+    /// key, bad signature, wrong issuer, wrong audience, expired, issued in
+    /// the future, nonce mismatch; transport errors fetching the JWKS.
+    pub async fn verify(&self, token: &str, nonce: Option<&str>) -> Result<Claims> {
+        let header = decode_header(token).map_err(|_| invalid("the token is malformed"))?;
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(invalid("symmetric signatures are not accepted"));
+        }
+        let kid = header.kid.clone();
+        let key = match self.find(kid.as_deref()) {
+            Some(key) => key,
+            None => {
+                self.refetch_if_allowed().await?;
+                self.find(kid.as_deref())
+                    .ok_or_else(|| invalid("it is signed with an unknown key"))?
+            }
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.set_audience(&[&self.inner.client_id]);
+        validation.set_issuer(&[&self.inner.issuer]);
+        validation.validate_exp = false; // checked below, on our clock
+        validation.required_spec_claims.clear();
+        let data = decode::<Value>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            invalid(match e.kind() {
+                K::InvalidAudience => "it was issued for another client (aud)",
+                K::InvalidIssuer => "it was issued by another issuer (iss)",
+                K::InvalidSignature => "its signature does not verify",
+                K::InvalidAlgorithm => "its algorithm does not match the key",
+                _ => "it could not be decoded",
+            })
+        })?;
+        let claims: Claims = serde_json::from_value(data.claims.clone())
+            .map_err(|_| invalid("its claims are malformed"))?;
+        let now = self.inner.clock.now().unix_timestamp();
+        let leeway = i64::try_from(self.inner.leeway.as_secs()).unwrap_or(i64::MAX);
+        match claims.exp {
+            Some(exp) if exp.saturating_add(leeway) > now => {}
+            Some(_) => return Err(invalid("it has expired")),
+            None => return Err(invalid("it has no expiry (exp)")),
+        }
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(invalid("it was issued in the future (iat)"));
+        }
+        if claims.aud.is_empty() {
+            return Err(invalid("it names no audience (aud)"));
+        }
+        if let Some(expected) = nonce
+            && data.claims.get("nonce").and_then(Value::as_str) != Some(expected)
+        {
+            return Err(invalid("its nonce does not match the request"));
+        }
+        Ok(claims)
+    }
+
+    fn find(&self, kid: Option<&str>) -> Option<DecodingKey> {
+        let keys = self.inner.keys.lock();
+        let set = keys.as_ref()?;
+        let jwk = match kid {
+            Some(kid) => set.find(kid)?,
+            None if set.keys.len() == 1 => &set.keys[0],
+            None => return None,
+        };
+        DecodingKey::from_jwk(jwk).ok()
+    }
+
+    async fn refetch_if_allowed(&self) -> Result<()> {
+        let now = self.inner.clock.now();
+        {
+            let mut last = self.inner.last_fetch.lock();
+            if let Some(at) = *last
+                && now - at < self.inner.min_refetch
+            {
+                return Ok(()); // rate-limited: keep the cached keys
+            }
+            *last = Some(now);
+        }
+        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .inner
+            .http
+            .client()
+            .get(self.inner.jwks_uri.clone())
+            .send()
+            .await
+            .map_err(|e| Error::Transport {
+                retryable: true,
+                source: Some(Box::new(e.without_url())),
+            })?;
+        if !response.status().is_success() {
+            return Err(Error::Transport {
+                retryable: response.status().is_server_error(),
+                source: None,
+            });
+        }
+        let set: JwkSet = response.json().await.map_err(|_| Error::InvalidResponse {
+            reason: "the JWKS is not a valid key set".into(),
+        })?;
+        *self.inner.keys.lock() = Some(set);
+        Ok(())
+    }
+}
+
+impl fmt::Debug for IdTokenVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdTokenVerifier")
+            .field("issuer", &self.inner.issuer)
+            .field("client_id", &self.inner.client_id)
+            .field("jwks_uri", &self.inner.jwks_uri.as_str())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,560 @@
+//! Every flow end to end against the strict loopback authorization server.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use session_core::{MemoryStore, SessionStore, SharedSessionStore};
+use session_oauth::{
+    ClientAuth, Error, Grant, OAuth, OAuthClient, OAuthTokenProvider, ProviderMetadata,
+};
+use support::{AuthServer, SVC_SECRET, Tweak, USER};
+
+async fn discovered(issuer: &str) -> ProviderMetadata {
+    let http = session_oauth::OAuthHttp::new().unwrap();
+    ProviderMetadata::discover(&http, issuer).await.unwrap()
+}
+
+async fn native(issuer: &str, scopes: &[&str]) -> OAuthClient {
+    OAuthClient::builder(discovered(issuer).await, "native-app")
+        .scopes(scopes.iter().copied())
+        .build()
+        .unwrap()
+}
+
+async fn svc(issuer: &str, auth: ClientAuth) -> OAuthClient {
+    OAuthClient::builder(discovered(issuer).await, "svc")
+        .client_secret(SVC_SECRET)
+        .client_auth(auth)
+        .build()
+        .unwrap()
+}
+
+/// Plays the browser: follows the authorize redirect to the loopback listener.
+async fn follow_in_browser(url: url::Url) -> reqwest::StatusCode {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(url).send().await.unwrap();
+    assert_eq!(
+        answer.status(),
+        303,
+        "the authorization server redirects back"
+    );
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+    browser.get(location).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn discovery_finds_every_endpoint() {
+    let (_server, issuer) = AuthServer::start().await;
+    let metadata = discovered(&issuer).await;
+    assert_eq!(metadata.issuer.as_deref(), Some(issuer.as_str()));
+    for endpoint in [
+        &metadata.authorization_endpoint,
+        &metadata.revocation_endpoint,
+        &metadata.introspection_endpoint,
+        &metadata.device_authorization_endpoint,
+        &metadata.jwks_uri,
+    ] {
+        assert!(endpoint.is_some());
+    }
+}
+
+#[tokio::test]
+async fn pkce_round_trip_through_the_loopback_listener() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["openid", "profile"]).await;
+    let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
+        .await
+        .unwrap();
+    assert!(
+        listener
+            .redirect_uri()
+            .as_str()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(listener.redirect_uri().as_str().ends_with("/callback"));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let browser = tokio::spawn(async move { follow_in_browser(rx.await.unwrap()).await });
+    let tokens = client
+        .authorize_with_loopback(listener, Duration::from_secs(30), |url| {
+            let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+            assert_eq!(query["code_challenge_method"], "S256");
+            assert!(query.contains_key("state") && query.contains_key("nonce"));
+            tx.send(url.clone()).unwrap();
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        browser.await.unwrap(),
+        200,
+        "the browser sees the success page"
+    );
+    assert!(server.is_active(tokens.access_token().expose_secret()));
+    assert!(tokens.refresh_token().is_some());
+    assert!(
+        tokens.id_token().is_some(),
+        "the ID token was validated with its nonce"
+    );
+    assert_eq!(server.0.jwks_fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn access_denied_at_the_loopback_is_a_typed_error() {
+    let (server, issuer) = AuthServer::start().await;
+    *server.0.deny.lock() = true;
+    let client = native(&issuer, &["profile"]).await;
+    let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let browser = tokio::spawn(async move { follow_in_browser(rx.await.unwrap()).await });
+    let err = client
+        .authorize_with_loopback(listener, Duration::from_secs(30), |url| {
+            tx.send(url.clone()).unwrap()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::AccessDenied { description: Some(d) } if d == "the user said no"),
+        "{err:?}"
+    );
+    assert_eq!(
+        browser.await.unwrap(),
+        400,
+        "the browser sees the failure page"
+    );
+}
+
+#[tokio::test]
+async fn a_state_mismatch_is_rejected() {
+    let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
+        .await
+        .unwrap();
+    let forged = format!("{}?code=stolen&state=not-ours", listener.redirect_uri());
+    let waiter = tokio::spawn(listener.wait("ours", Duration::from_secs(30)));
+    let browser = reqwest::Client::new();
+    // Another path first: 404, still waiting.
+    let other = forged.replace("/callback", "/favicon.ico");
+    assert_eq!(browser.get(other).send().await.unwrap().status(), 404);
+    assert_eq!(browser.get(forged).send().await.unwrap().status(), 400);
+    assert!(matches!(waiter.await.unwrap(), Err(Error::StateMismatch)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_listener_times_out() {
+    let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
+        .await
+        .unwrap();
+    let err = listener
+        .wait("s", Duration::from_secs(120))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }));
+}
+
+#[test]
+fn the_rfc_7636_appendix_b_vector() {
+    let verifier =
+        oauth2::PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".to_owned());
+    let challenge = oauth2::PkceCodeChallenge::from_code_verifier_sha256(&verifier);
+    assert_eq!(
+        challenge.as_str(),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    );
+    assert_eq!(challenge.method().as_str(), "S256");
+}
+
+#[tokio::test]
+async fn a_wrong_verifier_is_invalid_grant() {
+    let (_server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["profile"]).await;
+    let redirect = url::Url::parse("http://127.0.0.1:4567/callback").unwrap();
+    let pending = client.authorization_request(Some(&redirect)).unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location = browser
+        .get(pending.url.clone())
+        .send()
+        .await
+        .unwrap()
+        .headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let wrong = "x".repeat(43);
+    let err = client
+        .exchange_code_with_verifier(&code, &wrong, Some(redirect.as_str()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidGrant { description: Some(d) } if d.contains("PKCE")),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains(&wrong));
+    // The code is single-use: the right verifier now fails too.
+    let err = client.exchange_code(&code, &pending).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidGrant { .. }));
+}
+
+#[tokio::test]
+async fn a_secret_with_reserved_characters_works_both_ways() {
+    let (server, issuer) = AuthServer::start().await;
+    for auth in [ClientAuth::Basic, ClientAuth::Post] {
+        let tokens = svc(&issuer, auth).await.client_credentials().await.unwrap();
+        assert!(
+            server.is_active(tokens.access_token().expose_secret()),
+            "{auth:?}"
+        );
+    }
+    assert_eq!(
+        server.0.last_basic_auth.lock().clone().unwrap(),
+        ("svc".to_owned(), SVC_SECRET.to_owned())
+    );
+    let wrong = OAuthClient::builder(discovered(&issuer).await, "svc")
+        .client_secret("nope")
+        .build()
+        .unwrap();
+    let err = wrong.client_credentials().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidClient { .. }), "{err:?}");
+    assert!(!err.to_string().contains("nope"));
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_an_old_refresh_token_is_rejected() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = svc(&issuer, ClientAuth::Basic).await;
+    let first = client
+        .password(USER.0, &USER.1.to_owned().into())
+        .await
+        .unwrap();
+    let second = client.refresh(&first).await.unwrap();
+    assert_ne!(second.refresh_token(), first.refresh_token(), "rotated");
+    let third = client.refresh(&second).await.unwrap();
+    assert!(server.is_active(third.access_token().expose_secret()));
+    // Reusing an old refresh token is refused (and revokes the family).
+    let err = client.refresh(&first).await.unwrap_err();
+    assert!(matches!(&err, Error::InvalidGrant { description: Some(d) } if d.contains("reuse")));
+    assert!(
+        client.refresh(&third).await.is_err(),
+        "the family is dead after reuse"
+    );
+}
+
+#[tokio::test]
+async fn revocation_then_introspection_is_inactive() {
+    let (_server, issuer) = AuthServer::start().await;
+    let client = svc(&issuer, ClientAuth::Basic).await;
+    let tokens = client
+        .password(USER.0, &USER.1.to_owned().into())
+        .await
+        .unwrap();
+    let before = client
+        .introspect(tokens.access_token().expose_secret())
+        .await
+        .unwrap();
+    assert!(before.active);
+    assert_eq!(before.username.as_deref(), Some(USER.0));
+    client.revoke(&tokens).await.unwrap();
+    assert!(
+        !client
+            .introspect(tokens.access_token().expose_secret())
+            .await
+            .unwrap()
+            .active
+    );
+    assert!(matches!(
+        client.refresh(&tokens).await,
+        Err(Error::InvalidGrant { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_device_flow_slows_down_when_told() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = svc(&issuer, ClientAuth::Basic).await;
+    let device = client.device_authorization().await.unwrap();
+    assert!(device.user_code().starts_with("WDJB-"));
+    assert!(device.verification_uri().ends_with("/activate"));
+    assert_eq!(device.interval(), Duration::from_secs(1));
+    let started = tokio::time::Instant::now();
+    let tokens = client.poll_device(&device).await.unwrap();
+    assert!(server.is_active(tokens.access_token().expose_secret()));
+    // First poll at once; then 1 s; slow_down adds 5 s: 1 + 6 + 6 = 13 s.
+    assert_eq!(started.elapsed(), Duration::from_secs(13));
+    for (outcome, check) in [("access_denied", 0), ("expired_token", 1)] {
+        *server.0.device_outcome.lock() = Some(outcome);
+        *server.0.device_pending_polls.lock() = 0;
+        let device = client.device_authorization().await.unwrap();
+        let err = client.poll_device(&device).await.unwrap_err();
+        match check {
+            0 => assert!(matches!(err, Error::AccessDenied { .. }), "{err:?}"),
+            _ => assert!(matches!(err, Error::ExpiredToken { .. }), "{err:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn jwks_key_rotation_is_picked_up_and_refetches_are_rate_limited() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["openid"]).await;
+    let verifier = client.id_token_verifier().unwrap().clone();
+    let first = server.id_token("native-app", "u1", Some("n1"));
+    verifier.verify(&first, Some("n1")).await.unwrap();
+    assert_eq!(verifier.fetches(), 1);
+    verifier.verify(&first, Some("n1")).await.unwrap();
+    assert_eq!(verifier.fetches(), 1, "cached");
+
+    server.rotate_key("key-2");
+    let rotated = server.id_token("native-app", "u1", Some("n2"));
+    // Within the minute after the last fetch, an unknown kid does not refetch.
+    let err = verifier.verify(&rotated, Some("n2")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidIdToken { reason } if reason.contains("unknown key")),
+        "{err:?}"
+    );
+    assert_eq!(verifier.fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_once_by_a_fresh_verifier() {
+    let (server, issuer) = AuthServer::start().await;
+    server.rotate_key("key-2");
+    let client = native(&issuer, &["openid"]).await;
+    let verifier = client.id_token_verifier().unwrap();
+    let token = server.id_token("native-app", "u1", None);
+    verifier.verify(&token, None).await.unwrap();
+    assert_eq!(server.0.jwks_fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn bad_id_tokens_are_rejected() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["openid"]).await;
+    let verifier = client.id_token_verifier().unwrap();
+    let cases = [
+        (Tweak::WrongAud, "aud"),
+        (Tweak::WrongIss, "iss"),
+        (Tweak::WrongNonce, "nonce"),
+        (Tweak::Expired, "expired"),
+        (Tweak::FutureIat, "future"),
+    ];
+    for (tweak, word) in cases {
+        *server.0.tweak.lock() = Some(tweak);
+        let token = server.id_token("native-app", "u1", Some("n"));
+        let err = verifier.verify(&token, Some("n")).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidIdToken { reason } if reason.contains(word)),
+            "{tweak:?}: {err:?}"
+        );
+    }
+    *server.0.tweak.lock() = None;
+    let good = server.id_token("native-app", "u1", Some("n"));
+    assert!(verifier.verify(&good, Some("n")).await.is_ok());
+    let mut tampered = good.clone();
+    tampered.pop();
+    tampered.push(if good.ends_with('A') { 'B' } else { 'A' });
+    assert!(verifier.verify(&tampered, Some("n")).await.is_err());
+    assert!(matches!(
+        verifier.verify("not.a.jwt", None).await,
+        Err(Error::InvalidIdToken { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_session_on_oauth_refreshes_itself_and_signs_out() {
+    let (server, issuer) = AuthServer::start().await;
+    let api = support_api(&server).await;
+    let client = svc(&issuer, ClientAuth::Basic).await;
+    let store = SharedSessionStore::new(MemoryStore::new());
+    let tokens = session_auth::TokenManager::builder(OAuthTokenProvider::new(
+        client.clone(),
+        Grant::Password {
+            username: USER.0.into(),
+            password: USER.1.to_owned().into(),
+        },
+    ))
+    .build();
+    let session = session_auth::Session::builder()
+        .base_url(&api)
+        .tokens(tokens.clone())
+        .store(store.clone(), "oauth")
+        .build()
+        .unwrap();
+    assert_eq!(session.get("me").send().await.unwrap().status(), 200);
+    let first = tokens.current().unwrap();
+
+    // The server revokes the access token: the session refreshes (rotating
+    // the refresh token), replays, and persists the rotated tokens.
+    client
+        .revoke(&session_core::TokenSet::new(
+            first.access_token().expose_secret(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(session.get("me").send().await.unwrap().status(), 200);
+    let second = tokens.current().unwrap();
+    assert_ne!(second.refresh_token(), first.refresh_token());
+    session.close().await.unwrap();
+    let stored = store.load("oauth").await.unwrap().unwrap();
+    assert_eq!(
+        stored.data["tokens"]["refresh_token"],
+        second.refresh_token().unwrap().expose_secret()
+    );
+
+    // Sign-out revokes both tokens, then wipes memory and store.
+    let session = session_auth::Session::builder()
+        .base_url(&api)
+        .tokens(tokens.clone())
+        .store(store.clone(), "oauth")
+        .build()
+        .unwrap();
+    session.sign_out().await.unwrap();
+    assert!(!server.is_active(second.access_token().expose_secret()));
+    assert!(matches!(
+        client.refresh(&second).await,
+        Err(Error::InvalidGrant { .. })
+    ));
+    assert!(store.load("oauth").await.unwrap().is_none());
+}
+
+/// An API that accepts the authorization server's live access tokens.
+async fn support_api(server: &AuthServer) -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let server = server.clone();
+    let router = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let server = server.clone();
+        async move {
+            let token = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if server.is_active(token) {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn the_seed_names_work() {
+    let (server, issuer) = AuthServer::start().await;
+    let oauth = OAuth::new(
+        OAuthClient::builder(discovered(&issuer).await, "svc")
+            .client_secret(SVC_SECRET)
+            .redirect_uri("http://127.0.0.1:4567/callback")
+            .build()
+            .unwrap(),
+    );
+    let t1 = oauth.sign_in_with_password(USER.0, USER.1).await.unwrap();
+    let t2 = oauth.refresh_token(None).await.unwrap();
+    let t3 = oauth
+        .refresh_oauth_token(t2.refresh_token().unwrap().expose_secret())
+        .await
+        .unwrap();
+    let t4 = oauth.refresh().await.unwrap();
+    assert!(server.is_active(t4.access_token().expose_secret()));
+    assert_ne!(t1.access_token(), t3.access_token());
+    let svc_tokens = oauth.sign_in_with_client("svc", SVC_SECRET).await.unwrap();
+    assert!(server.is_active(svc_tokens.access_token().expose_secret()));
+    let start = oauth.get_authorization_url_and_code_verifier().unwrap();
+    assert!(start.url.as_str().contains("code_challenge="));
+    assert!(
+        !start
+            .url
+            .as_str()
+            .contains(secrecy::ExposeSecret::expose_secret(&start.code_verifier))
+    );
+    assert!(matches!(
+        oauth
+            .authenticate_with_code_and_verifier("bogus", "v")
+            .await,
+        Err(Error::InvalidGrant { .. })
+    ));
+    oauth.sign_out().await.unwrap();
+    assert!(oauth.tokens().is_none());
+    assert!(!server.is_active(svc_tokens.access_token().expose_secret()));
+}
+
+#[tokio::test]
+async fn after_the_rate_limit_window_a_rotated_key_is_fetched() {
+    use session_core::Clock as _;
+    let (server, issuer) = AuthServer::start().await;
+    let clock = session_core::ManualClock::new(session_core::SystemClock.now());
+    let client = OAuthClient::builder(discovered(&issuer).await, "native-app")
+        .clock(session_core::SharedClock::new(clock.clone()))
+        .build()
+        .unwrap();
+    let verifier = client.id_token_verifier().unwrap();
+    verifier
+        .verify(&server.id_token("native-app", "u", None), None)
+        .await
+        .unwrap();
+    server.rotate_key("key-2");
+    let rotated = server.id_token("native-app", "u", None);
+    assert!(
+        verifier.verify(&rotated, None).await.is_err(),
+        "rate-limited"
+    );
+    clock.advance(Duration::from_secs(61));
+    verifier.verify(&rotated, None).await.unwrap();
+    assert_eq!(verifier.fetches(), 2);
+    assert_eq!(server.0.jwks_fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn rfc_8414_discovery_and_issuer_checks() {
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = format!("{base}/tenant-a");
+    let doc = serde_json::json!({"issuer": issuer, "token_endpoint": format!("{issuer}/token")});
+    let wrong = serde_json::json!({"issuer": "https://elsewhere.example", "token_endpoint": "https://elsewhere.example/token"});
+    let router = axum::Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server/tenant-a",
+            get(move || {
+                let d = doc.clone();
+                async move { axum::Json(d) }
+            }),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server/tenant-b",
+            get(move || {
+                let d = wrong.clone();
+                async move { axum::Json(d) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = session_oauth::OAuthHttp::new().unwrap();
+    let found = ProviderMetadata::discover(&http, &issuer).await.unwrap();
+    assert_eq!(found.token_endpoint.as_str(), format!("{issuer}/token"));
+    let err = ProviderMetadata::discover(&http, &format!("{base}/tenant-b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::InvalidResponse { reason } if reason.contains("another issuer")));
+    let err = ProviderMetadata::discover(&http, &format!("{base}/nobody"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidResponse { .. }));
+}

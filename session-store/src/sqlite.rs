@@ -133,6 +133,16 @@ impl SqliteStore {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal);
+        // Switching a new file to WAL needs an exclusive lock; do it with one
+        // connection first (the mode persists in the file), so the pool's
+        // first connections don't race for it.
+        {
+            use sqlx::Connection as _;
+            let first = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .map_err(map_sqlx)?;
+            first.close().await.map_err(map_sqlx)?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .min_connections(1)

@@ -1,17 +1,41 @@
 //! Server-side sessions for axum and tower.
 //!
-//! This crate will hold the server session manager (secure ids stored only as
-//! hashes, timeouts, per-user limits, cleanup) on any
-//! [`session_core::SessionStore`], a tower layer, axum extractors for required
-//! and optional sessions, roles and permissions, and the REST management
-//! endpoints, configured from `SESSION_*` environment variables.
-//!
-//! It is being built; today it only re-exports the core store trait it uses.
+//! - [`SessionManager`]: create (timeout validated), get, record activity
+//!   (sliding, throttled), extend (clamped), rotate, invalidate one or all of
+//!   a user's, list, stats; a per-user maximum that evicts the oldest; an
+//!   absolute lifetime; background cleanup. On any
+//!   [`SessionStore`](session_core::SessionStore): SQLite by default, memory,
+//!   Redis, PostgreSQL.
+//! - Ids: 256 bits from the OS, URL-safe; only their SHA-256 is stored.
+//! - [`SessionConfig`]: the `SESSION_*` environment variables.
+//! - [`SessionLayer`] (tower), extractors [`RequiredSession`],
+//!   [`OptionalSession`], [`RequireRole`], [`RequirePermission`], and
+//!   [`SessionRoutes`], the REST endpoints.
 //!
 //! # MSRV
 //!
 //! Rust 1.95. Raising it is a minor (not a patch) change.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use session_core::SessionStore;
+mod config;
+mod error;
+mod extract;
+mod id;
+mod layer;
+mod manager;
+mod routes;
+mod session;
+
+pub use config::SessionConfig;
+pub use error::{Error, Result};
+pub use extract::{
+    Admin, CurrentSession, Developer, OptionalSession, PermissionName, Read, RequirePermission,
+    RequireRole, RequiredSession, RoleName, SessionRejection, Write,
+};
+pub use id::SessionId;
+pub use layer::{SessionLayer, SessionService};
+pub use manager::{SessionManager, SessionStats};
+pub use routes::{AuthorizeCreate, SessionRoutes};
+pub use session::ServerSession;

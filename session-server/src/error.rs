@@ -1,0 +1,64 @@
+//! The server session error type.
+
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong managing server sessions.
+///
+/// ```
+/// let err = session_server::Error::MalformedId;
+/// assert_eq!(err.to_string(), "the session id is malformed");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value was invalid (from the environment or code).
+    #[error("invalid value {value:?} for {variable}: expected {expected}")]
+    Config {
+        /// The variable (e.g. `SESSION_DEFAULT_TIMEOUT`).
+        variable: &'static str,
+        /// The value found.
+        value: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// A requested timeout was outside the configured bounds.
+    #[error("timeout {requested}s is outside the allowed {min}s to {max}s")]
+    TimeoutOutOfRange {
+        /// The timeout asked for.
+        requested: u64,
+        /// The minimum.
+        min: u64,
+        /// The maximum.
+        max: u64,
+    },
+    /// The user id was empty or too long.
+    #[error("the user id must be 1 to 256 characters")]
+    InvalidUserId,
+    /// A session id was not the right shape (checked before the store).
+    #[error("the session id is malformed")]
+    MalformedId,
+    /// The session does not exist (or expired).
+    #[error("no such session")]
+    NotFound,
+    /// The store failed.
+    #[error("the session store failed")]
+    Store(#[source] session_core::Error),
+}
+
+impl Error {
+    /// Whether retrying later may help (a store that is down or busy).
+    ///
+    /// ```
+    /// assert!(!session_server::Error::NotFound.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_retryable())
+    }
+}
+
+impl From<session_core::Error> for Error {
+    fn from(e: session_core::Error) -> Self {
+        Self::Store(e)
+    }
+}

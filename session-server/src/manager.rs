@@ -1,0 +1,451 @@
+//! [`SessionManager`]: creates, validates, slides, extends and ends server
+//! sessions on any [`SessionStore`], enforces the per-user maximum, and
+//! sweeps expired sessions in the background.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use serde_json::Value;
+use session_core::{SessionStore, SharedClock, SharedSessionStore, StoreRecord};
+
+use crate::config::SessionConfig;
+use crate::error::{Error, Result};
+use crate::id::SessionId;
+use crate::session::ServerSession;
+
+/// Number of lock stripes serializing per-user creates.
+const STRIPES: usize = 64;
+
+/// Counters since the manager started, and the live count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Live sessions in the store.
+    pub active: u64,
+    /// Sessions created.
+    pub created: u64,
+    /// Sessions evicted by the per-user maximum.
+    pub evicted: u64,
+    /// Sessions found expired when used.
+    pub expired: u64,
+    /// Expired sessions removed by the cleanup task.
+    pub cleaned: u64,
+    /// Sessions ended explicitly.
+    pub invalidated: u64,
+}
+
+/// Server session management. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use session_server::{SessionConfig, SessionManager};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let manager = SessionManager::memory(SessionConfig::default());
+/// let (id, session) = manager.create("ada", None, serde_json::json!({"role": "admin"})).await?;
+/// assert_eq!(session.timeout_secs, 3600);
+/// assert_eq!(manager.get(id.as_str()).await?.unwrap().user_id, "ada");
+/// manager.invalidate(id.as_str()).await?;
+/// assert!(manager.get(id.as_str()).await?.is_none());
+/// # Ok::<(), session_server::Error>(()) }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: SharedSessionStore,
+    config: SessionConfig,
+    clock: SharedClock,
+    stripes: Vec<tokio::sync::Mutex<()>>,
+    created: AtomicU64,
+    evicted: AtomicU64,
+    expired: AtomicU64,
+    cleaned: AtomicU64,
+    invalidated: AtomicU64,
+    cleanup: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.cleanup.lock().take() {
+            task.abort();
+        }
+    }
+}
+
+impl SessionManager {
+    /// A manager on `store`, using the system clock.
+    ///
+    /// ```
+    /// use session_core::{MemoryStore, SharedSessionStore};
+    /// let _ = session_server::SessionManager::new(SharedSessionStore::new(MemoryStore::new()), Default::default());
+    /// ```
+    pub fn new(store: SharedSessionStore, config: SessionConfig) -> Self {
+        Self::with_clock(store, config, SharedClock::default())
+    }
+
+    /// A manager on an in-memory store.
+    ///
+    /// ```
+    /// let _ = session_server::SessionManager::memory(Default::default());
+    /// ```
+    pub fn memory(config: SessionConfig) -> Self {
+        Self::new(
+            SharedSessionStore::new(session_core::MemoryStore::new()),
+            config,
+        )
+    }
+
+    /// A manager on the SQLite database at `config.db_path` (the default backend).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the database can't be opened.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_server::Error> {
+    /// let manager = session_server::SessionManager::sqlite(session_server::SessionConfig::from_env()?).await?;
+    /// # let _ = manager; Ok(()) }
+    /// ```
+    #[cfg(feature = "sqlite")]
+    pub async fn sqlite(config: SessionConfig) -> Result<Self> {
+        let store = session_store::SqliteStore::open(&config.db_path)
+            .await
+            .map_err(|e| Error::Store(e.into_core("open the session database")))?;
+        Ok(Self::new(SharedSessionStore::new(store), config))
+    }
+
+    /// A manager deciding expiry with `clock`.
+    ///
+    /// ```
+    /// use session_core::{MemoryStore, SharedClock, SharedSessionStore};
+    /// let _ = session_server::SessionManager::with_clock(
+    ///     SharedSessionStore::new(MemoryStore::new()), Default::default(), SharedClock::default());
+    /// ```
+    pub fn with_clock(
+        store: SharedSessionStore,
+        config: SessionConfig,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                clock,
+                stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+                created: AtomicU64::new(0),
+                evicted: AtomicU64::new(0),
+                expired: AtomicU64::new(0),
+                cleaned: AtomicU64::new(0),
+                invalidated: AtomicU64::new(0),
+                cleanup: parking_lot::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    fn stripe(&self, user: &str) -> &tokio::sync::Mutex<()> {
+        let hash = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        &self.inner.stripes[(hash % STRIPES as u64) as usize]
+    }
+
+    fn record(&self, session: &ServerSession) -> Result<StoreRecord> {
+        let data = serde_json::to_value(session).map_err(|e| {
+            Error::Store(session_core::Error::store("encode the session", false, e))
+        })?;
+        Ok(StoreRecord::new(data)
+            .with_owner(session.user_id.clone())
+            .with_expires_at(session.expires_at()))
+    }
+
+    fn decode(record: StoreRecord) -> Result<ServerSession> {
+        serde_json::from_value(record.data)
+            .map_err(|e| Error::Store(session_core::Error::store("decode the session", false, e)))
+    }
+
+    /// Creates a session for `user_id` with `timeout` seconds (the default
+    /// when `None`), evicting the user's oldest sessions beyond the maximum.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TimeoutOutOfRange`], [`Error::InvalidUserId`], [`Error::Store`].
+    pub async fn create(
+        &self,
+        user_id: &str,
+        timeout: Option<u64>,
+        metadata: Value,
+    ) -> Result<(SessionId, ServerSession)> {
+        let config = &self.inner.config;
+        if user_id.is_empty() || user_id.len() > 256 {
+            return Err(Error::InvalidUserId);
+        }
+        let timeout = timeout.unwrap_or(config.default_timeout.as_secs());
+        let (min, max) = (config.min_timeout.as_secs(), config.max_timeout.as_secs());
+        if timeout < min || timeout > max {
+            return Err(Error::TimeoutOutOfRange {
+                requested: timeout,
+                min,
+                max,
+            });
+        }
+        let _guard = self.stripe(user_id).lock().await;
+        let now = self.inner.clock.now();
+        let mut existing = self.inner.store.list_by_owner(user_id).await?;
+        if existing.len() >= config.max_per_user {
+            existing.sort_by_key(|(_, r)| {
+                r.data
+                    .get("created_at")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .unwrap_or_default()
+            });
+            let surplus = existing.len() + 1 - config.max_per_user;
+            for (key, _) in existing.iter().take(surplus) {
+                if self.inner.store.delete(key).await? {
+                    self.inner.evicted.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let session = ServerSession::new(
+            user_id.to_owned(),
+            now,
+            timeout,
+            now + config.absolute_timeout,
+            metadata,
+        );
+        let id = SessionId::generate();
+        if !self
+            .inner
+            .store
+            .insert_if_absent(&id.storage_key(), &self.record(&session)?)
+            .await?
+        {
+            // 256 random bits never collide; refuse rather than overwrite.
+            return Err(Error::Store(session_core::Error::store(
+                "create the session",
+                true,
+                std::io::Error::other("id collision"),
+            )));
+        }
+        self.inner.created.fetch_add(1, Ordering::Relaxed);
+        Ok((id, session))
+    }
+
+    /// The live session for the id `id`, if any. Malformed ids are refused
+    /// before the store is asked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MalformedId`], [`Error::Store`].
+    pub async fn get(&self, id: &str) -> Result<Option<ServerSession>> {
+        let id = SessionId::parse(id)?;
+        self.get_by(&id).await.map(|found| found.map(|(_, s)| s))
+    }
+
+    async fn get_by(&self, id: &SessionId) -> Result<Option<(String, ServerSession)>> {
+        let key = id.storage_key();
+        let Some(record) = self.inner.store.load(&key).await? else {
+            return Ok(None);
+        };
+        let session = Self::decode(record)?;
+        if session.is_expired(self.inner.clock.now()) {
+            self.inner.expired.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        Ok(Some((key, session)))
+    }
+
+    /// Records activity: the idle timeout slides from now. Writes at most once
+    /// per `activity_throttle`, and never brings back a session deleted
+    /// meanwhile. Returns the session as it now stands.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MalformedId`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn touch(&self, id: &str) -> Result<ServerSession> {
+        let id = SessionId::parse(id)?;
+        let (key, mut session) = self.get_by(&id).await?.ok_or(Error::NotFound)?;
+        let now = self.inner.clock.now();
+        if now - session.last_activity < self.inner.config.activity_throttle {
+            return Ok(session);
+        }
+        session.last_activity = now;
+        if !self
+            .inner
+            .store
+            .update_if_exists(&key, &self.record(&session)?)
+            .await?
+        {
+            return Err(Error::NotFound);
+        }
+        Ok(session)
+    }
+
+    /// Extends the idle timeout by `seconds`, up to the maximum timeout, and
+    /// slides from now; never past the absolute lifetime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MalformedId`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn extend(&self, id: &str, seconds: u64) -> Result<ServerSession> {
+        let id = SessionId::parse(id)?;
+        let (key, mut session) = self.get_by(&id).await?.ok_or(Error::NotFound)?;
+        session.timeout_secs = session
+            .timeout_secs
+            .saturating_add(seconds)
+            .min(self.inner.config.max_timeout.as_secs());
+        session.last_activity = self.inner.clock.now();
+        if !self
+            .inner
+            .store
+            .update_if_exists(&key, &self.record(&session)?)
+            .await?
+        {
+            return Err(Error::NotFound);
+        }
+        Ok(session)
+    }
+
+    /// Replaces the id of a session (after a privilege change), keeping its
+    /// data; the old id stops working.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MalformedId`], [`Error::NotFound`], [`Error::Store`].
+    pub async fn rotate(
+        &self,
+        id: &str,
+        metadata: Option<Value>,
+    ) -> Result<(SessionId, ServerSession)> {
+        let old = SessionId::parse(id)?;
+        let (key, mut session) = self.get_by(&old).await?.ok_or(Error::NotFound)?;
+        if let Some(metadata) = metadata {
+            session.metadata = metadata;
+        }
+        let new = SessionId::generate();
+        self.inner
+            .store
+            .insert_if_absent(&new.storage_key(), &self.record(&session)?)
+            .await?;
+        self.inner.store.delete(&key).await?;
+        Ok((new, session))
+    }
+
+    /// Ends one session. Returns whether it was live.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MalformedId`], [`Error::Store`].
+    pub async fn invalidate(&self, id: &str) -> Result<bool> {
+        let id = SessionId::parse(id)?;
+        let done = self.inner.store.delete(&id.storage_key()).await?;
+        if done {
+            self.inner.invalidated.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(done)
+    }
+
+    /// Ends every session of `user_id`. Returns how many were live.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn invalidate_user(&self, user_id: &str) -> Result<u64> {
+        let n = self.inner.store.delete_by_owner(user_id).await?;
+        self.inner.invalidated.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// The live sessions of `user_id`, oldest first (without their ids).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn list_user(&self, user_id: &str) -> Result<Vec<ServerSession>> {
+        let now = self.inner.clock.now();
+        let mut sessions: Vec<ServerSession> = self
+            .inner
+            .store
+            .list_by_owner(user_id)
+            .await?
+            .into_iter()
+            .filter_map(|(_, r)| Self::decode(r).ok())
+            .filter(|s| !s.is_expired(now))
+            .collect();
+        sessions.sort_by_key(|s| s.created_at);
+        Ok(sessions)
+    }
+
+    /// Counters and the live count.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn stats(&self) -> Result<SessionStats> {
+        Ok(SessionStats {
+            active: self.inner.store.count().await?,
+            created: self.inner.created.load(Ordering::Relaxed),
+            evicted: self.inner.evicted.load(Ordering::Relaxed),
+            expired: self.inner.expired.load(Ordering::Relaxed),
+            cleaned: self.inner.cleaned.load(Ordering::Relaxed),
+            invalidated: self.inner.invalidated.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Removes expired sessions now. Returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`].
+    pub async fn cleanup(&self) -> Result<u64> {
+        let n = self
+            .inner
+            .store
+            .delete_expired(self.inner.clock.now())
+            .await?;
+        self.inner.cleaned.fetch_add(n, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Starts the background cleanup every `cleanup_interval` (once; later
+    /// calls do nothing). It stops when the last handle to the manager is
+    /// dropped.
+    pub fn start_cleanup(&self) {
+        let mut slot = self.inner.cleanup.lock();
+        if slot.is_some() {
+            return;
+        }
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let interval: Duration = self.inner.config.cleanup_interval;
+        *slot = Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let manager = SessionManager { inner };
+                if let Err(error) = manager.cleanup().await {
+                    tracing::warn!(target: "session_server", error = %error, "session cleanup failed");
+                }
+            }
+        }));
+    }
+}
+
+impl fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("store", &self.inner.store)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}

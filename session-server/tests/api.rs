@@ -1,0 +1,570 @@
+//! Every endpoint and status code through the router, the layer's rules, and
+//! the extractors.
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::{Request, StatusCode};
+use serde_json::{Value, json};
+use session_server::{
+    Admin, OptionalSession, RequirePermission, RequireRole, RequiredSession, SessionConfig,
+    SessionLayer, SessionManager, SessionRoutes, Write,
+};
+use tower::ServiceExt as _;
+
+const ADMIN: &str = "admin-token-for-tests";
+
+fn make_app(extra: &[(&str, &str)]) -> (Router, SessionManager) {
+    let mut vars = vec![("SESSION_ADMIN_TOKEN", ADMIN)];
+    vars.extend_from_slice(extra);
+    let manager = SessionManager::memory(SessionConfig::from_vars(vars).unwrap());
+    let app = Router::new()
+        .route(
+            "/api/chat",
+            get(|RequiredSession(c): RequiredSession| async move {
+                format!("Hello {}!", c.session.user_id)
+            }),
+        )
+        .route(
+            "/public/info",
+            get(|OptionalSession(c): OptionalSession| async move {
+                c.map_or("Hello anonymous user!".to_owned(), |c| {
+                    format!("Hello {}!", c.session.user_id)
+                })
+            }),
+        )
+        .route(
+            "/admin",
+            get(|RequireRole(c, ..): RequireRole<Admin>| async move { c.session.user_id }),
+        )
+        .route(
+            "/write",
+            get(|_: RequirePermission<Write>| async { "Write access granted" }),
+        )
+        .route("/health", get(|| async { "ok" }))
+        .merge(SessionRoutes::new(manager.clone()).into_router())
+        .layer(SessionLayer::new(manager.clone()));
+    (app, manager)
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value, http::HeaderMap) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let response = app.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value, headers)
+}
+
+async fn create(app: &Router, user: &str, metadata: Value) -> String {
+    let (status, body, headers) = call(
+        app,
+        "POST",
+        "/sessions/create",
+        &[("authorization", &format!("Bearer {ADMIN}"))],
+        Some(json!({"user_id": user, "metadata": metadata})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    body["session_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn creating_a_session_needs_the_admin_token_or_the_hook() {
+    let (app, _) = make_app(&[]);
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        "/sessions/create",
+        &[],
+        Some(json!({"user_id": "u"})),
+    )
+    .await;
+    assert_eq!(status, 403, "never open to anyone");
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        "/sessions/create",
+        &[("authorization", "Bearer wrong")],
+        Some(json!({"user_id": "u"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        "/sessions/create",
+        &[("authorization", &format!("Bearer {ADMIN}"))],
+        Some(json!({"user_id": "user123", "timeout": 3600})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["user_id"], "user123");
+    assert_eq!(body["session_id"].as_str().unwrap().len(), 43);
+    assert!(body["expires_at"].is_string());
+    // Bad bodies and bad timeouts: 422.
+    for bad in [
+        json!({"timeout": 3600}),
+        json!({"user_id": 5}),
+        json!({"user_id": "u", "timeout": 1}),
+    ] {
+        let (status, _, _) = call(
+            &app,
+            "POST",
+            "/sessions/create",
+            &[("authorization", &format!("Bearer {ADMIN}"))],
+            Some(bad),
+        )
+        .await;
+        assert_eq!(status, 422);
+    }
+
+    #[derive(Debug)]
+    struct OnlyAda;
+    #[async_trait::async_trait]
+    impl session_server::AuthorizeCreate for OnlyAda {
+        async fn may_create(&self, headers: &http::HeaderMap, user_id: &str) -> bool {
+            user_id == "ada"
+                && headers
+                    .get("x-password")
+                    .is_some_and(|p| p == "correct horse")
+        }
+    }
+    let manager = SessionManager::memory(SessionConfig::default());
+    let hooked = SessionRoutes::new(manager)
+        .authorize_create(OnlyAda)
+        .into_router();
+    let (status, _, _) = call(
+        &hooked,
+        "POST",
+        "/sessions/create",
+        &[("x-password", "correct horse")],
+        Some(json!({"user_id": "ada"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = call(
+        &hooked,
+        "POST",
+        "/sessions/create",
+        &[("x-password", "correct horse")],
+        Some(json!({"user_id": "bob"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn the_layer_protects_paths_and_the_extractors_check_roles() {
+    let (app, _) = make_app(&[]);
+    let admin = create(
+        &app,
+        "alice",
+        json!({"role": "admin", "permissions": ["read", "write"]}),
+    )
+    .await;
+    let reader = create(
+        &app,
+        "bob",
+        json!({"role": "user", "permissions": ["read"]}),
+    )
+    .await;
+
+    assert_eq!(call(&app, "GET", "/api/chat", &[], None).await.0, 401);
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            "/api/chat",
+            &[("x-session-id", "garbage")],
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    let (status, body, headers) =
+        call(&app, "GET", "/api/chat", &[("x-session-id", &reader)], None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("Hello bob!")));
+    assert_eq!(headers["cache-control"], "no-store");
+
+    assert_eq!(
+        call(&app, "GET", "/public/info", &[], None).await.1,
+        json!("Hello anonymous user!")
+    );
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            "/public/info",
+            &[("x-session-id", &admin)],
+            None
+        )
+        .await
+        .1,
+        json!("Hello alice!")
+    );
+
+    assert_eq!(call(&app, "GET", "/admin", &[], None).await.0, 401);
+    assert_eq!(
+        call(&app, "GET", "/admin", &[("x-session-id", &reader)], None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(&app, "GET", "/admin", &[("x-session-id", &admin)], None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(&app, "GET", "/write", &[("x-session-id", &reader)], None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(&app, "GET", "/write", &[("x-session-id", &admin)], None)
+            .await
+            .0,
+        200
+    );
+
+    let (status, _, headers) = call(&app, "GET", "/health", &[], None).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers.get("cache-control").is_none(),
+        "excluded and id-free: untouched"
+    );
+}
+
+#[tokio::test]
+async fn every_own_session_endpoint_and_its_status_codes() {
+    let (app, _) = make_app(&[]);
+    let a = create(&app, "ada", json!({})).await;
+    let b = create(&app, "bob", json!({})).await;
+    let as_a = [("x-session-id", a.as_str())];
+
+    let (status, body, _) = call(&app, "GET", &format!("/sessions/{a}"), &as_a, None).await;
+    assert_eq!(
+        (status, body["user_id"].clone()),
+        (StatusCode::OK, json!("ada"))
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            &format!("/sessions/{a}/activity"),
+            &as_a,
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        &format!("/sessions/{a}/extend"),
+        &as_a,
+        Some(json!({"additional_seconds": 1800})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["timeout"].clone()),
+        (StatusCode::OK, json!(5400))
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            &format!("/sessions/{a}/extend"),
+            &as_a,
+            Some(json!({"seconds": 5}))
+        )
+        .await
+        .0,
+        422
+    );
+    let (status, body, _) = call(&app, "GET", "/sessions/validate", &as_a, None).await;
+    assert_eq!(
+        (status, body["valid"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+
+    // A can't read, extend or delete B's session.
+    assert_eq!(
+        call(&app, "GET", &format!("/sessions/{b}"), &as_a, None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            &format!("/sessions/{b}/extend"),
+            &as_a,
+            Some(json!({"additional_seconds": 10}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        call(&app, "DELETE", &format!("/sessions/{b}"), &as_a, None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(&app, "GET", &format!("/sessions/{b}"), &[], None)
+            .await
+            .0,
+        401
+    );
+    // The admin can; unknown ids are 404.
+    let admin = [("authorization", &*format!("Bearer {ADMIN}"))];
+    assert_eq!(
+        call(&app, "GET", &format!("/sessions/{b}"), &admin, None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/sessions/{}", "A".repeat(43)),
+            &admin,
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        call(&app, "GET", "/sessions/not-an-id", &admin, None)
+            .await
+            .0,
+        404
+    );
+
+    assert_eq!(
+        call(&app, "DELETE", &format!("/sessions/{a}"), &as_a, None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        call(&app, "GET", "/sessions/validate", &as_a, None).await.0,
+        401
+    );
+    assert_eq!(
+        call(&app, "GET", "/sessions/validate", &[], None).await.0,
+        401
+    );
+    assert_eq!(
+        call(&app, "GET", "/api/chat", &as_a, None).await.0,
+        401,
+        "logged out"
+    );
+}
+
+#[tokio::test]
+async fn admin_endpoints_need_the_admin_role() {
+    let (app, _) = make_app(&[]);
+    let user = create(&app, "ada", json!({"role": "user"})).await;
+    create(&app, "ada", json!({})).await;
+    let boss = create(&app, "root", json!({"role": "admin"})).await;
+    let as_user = [("x-session-id", user.as_str())];
+    let as_boss = [("x-session-id", boss.as_str())];
+
+    assert_eq!(call(&app, "GET", "/sessions/stats", &[], None).await.0, 401);
+    assert_eq!(
+        call(&app, "GET", "/sessions/stats", &as_user, None).await.0,
+        403
+    );
+    let (status, stats, _) = call(&app, "GET", "/sessions/stats", &as_boss, None).await;
+    assert_eq!(
+        (status, stats["active"].clone()),
+        (StatusCode::OK, json!(3))
+    );
+
+    assert_eq!(
+        call(&app, "GET", "/sessions/user/ada/sessions", &as_user, None)
+            .await
+            .0,
+        403
+    );
+    let (status, list, _) = call(&app, "GET", "/sessions/user/ada/sessions", &as_boss, None).await;
+    assert_eq!(
+        (status, list["sessions"].as_array().unwrap().len()),
+        (StatusCode::OK, 2)
+    );
+    assert!(!list.to_string().contains(&user), "ids are never listed");
+
+    assert_eq!(
+        call(&app, "DELETE", "/sessions/user/ada", &as_user, None)
+            .await
+            .0,
+        403
+    );
+    let (status, body, _) = call(
+        &app,
+        "DELETE",
+        "/sessions/user/ada",
+        &[("authorization", &format!("Bearer {ADMIN}"))],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["invalidated"].clone()),
+        (StatusCode::OK, json!(2))
+    );
+}
+
+#[tokio::test]
+async fn https_and_cookies() {
+    let (app, _) = make_app(&[
+        ("SESSION_REQUIRE_HTTPS", "true"),
+        ("SESSION_COOKIE", "sid"),
+        ("SESSION_SECURE_COOKIES", "true"),
+    ]);
+    assert_eq!(
+        call(&app, "GET", "/api/chat", &[], None).await.0,
+        403,
+        "plain http refused"
+    );
+    // X-Forwarded-Proto is not trusted unless configured.
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            "/api/chat",
+            &[("x-forwarded-proto", "https")],
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    let (trusting, _) = make_app(&[
+        ("SESSION_REQUIRE_HTTPS", "true"),
+        ("SESSION_TRUST_PROXY", "true"),
+        ("SESSION_COOKIE", "sid"),
+        ("SESSION_SECURE_COOKIES", "true"),
+    ]);
+    let (status, body, headers) = call(
+        &trusting,
+        "POST",
+        "/sessions/create",
+        &[("authorization", &format!("Bearer {ADMIN}"))],
+        Some(json!({"user_id": "ada"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    let id = body["session_id"].as_str().unwrap();
+    assert!(cookie.starts_with(&format!("__Host-sid={id}")), "{cookie}");
+    for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    let (status, body, _) = call(
+        &trusting,
+        "GET",
+        "/api/chat",
+        &[
+            ("x-forwarded-proto", "https"),
+            ("cookie", &format!("__Host-sid={id}")),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::OK, json!("Hello ada!")));
+}
+
+#[tokio::test]
+async fn a_failing_store_is_a_500_without_internals() {
+    use session_core::{SessionStore, StoreRecord};
+
+    #[derive(Debug)]
+    struct Down;
+    #[async_trait::async_trait]
+    impl SessionStore for Down {
+        async fn load(&self, _: &str) -> session_core::Result<Option<StoreRecord>> {
+            Err(fail())
+        }
+        async fn save(&self, _: &str, _: &StoreRecord) -> session_core::Result<()> {
+            Err(fail())
+        }
+        async fn insert_if_absent(&self, _: &str, _: &StoreRecord) -> session_core::Result<bool> {
+            Err(fail())
+        }
+        async fn update_if_exists(&self, _: &str, _: &StoreRecord) -> session_core::Result<bool> {
+            Err(fail())
+        }
+        async fn delete(&self, _: &str) -> session_core::Result<bool> {
+            Err(fail())
+        }
+        async fn list_by_owner(&self, _: &str) -> session_core::Result<Vec<(String, StoreRecord)>> {
+            Err(fail())
+        }
+        async fn delete_by_owner(&self, _: &str) -> session_core::Result<u64> {
+            Err(fail())
+        }
+        async fn delete_expired(
+            &self,
+            _: session_core::time::OffsetDateTime,
+        ) -> session_core::Result<u64> {
+            Err(fail())
+        }
+        async fn count(&self) -> session_core::Result<u64> {
+            Err(fail())
+        }
+    }
+    fn fail() -> session_core::Error {
+        session_core::Error::store(
+            "reach db.internal:5432",
+            true,
+            std::io::Error::other("SECRET-INTERNAL"),
+        )
+    }
+    let manager = SessionManager::new(
+        session_core::SharedSessionStore::new(Down),
+        SessionConfig::from_vars([("SESSION_ADMIN_TOKEN", ADMIN)]).unwrap(),
+    );
+    let app = SessionRoutes::new(manager).into_router();
+    let (status, body, _) = call(
+        &app,
+        "POST",
+        "/sessions/create",
+        &[("authorization", &format!("Bearer {ADMIN}"))],
+        Some(json!({"user_id": "u"})),
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert_eq!(body, json!({"detail": "internal error"}));
+}

@@ -1,0 +1,302 @@
+//! The server session manager on every backend: timeouts on the manual clock,
+//! per-user eviction under parallel creates, logout against concurrent
+//! activity, cleanup, and ids never stored raw.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use session_core::{ManualClock, MemoryStore, SharedClock, SharedSessionStore};
+use session_server::{Error, SessionConfig, SessionManager};
+
+static N: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn config() -> SessionConfig {
+    SessionConfig::from_vars([
+        ("SESSION_DEFAULT_TIMEOUT", "600"),
+        ("SESSION_MIN_TIMEOUT", "60"),
+        ("SESSION_MAX_TIMEOUT", "3600"),
+        ("SESSION_ABSOLUTE_TIMEOUT", "7200"),
+        ("SESSION_MAX_PER_USER", "3"),
+        ("SESSION_ACTIVITY_THROTTLE", "10"),
+    ])
+    .unwrap()
+}
+
+async fn store_for(backend: &str, clock: &ManualClock) -> SharedSessionStore {
+    let clock = SharedClock::new(clock.clone());
+    match backend {
+        "memory" => SharedSessionStore::new(MemoryStore::with_clock(clock)),
+        "sqlite" => SharedSessionStore::new(
+            session_store::SqliteStore::memory()
+                .await
+                .unwrap()
+                .with_clock(clock),
+        ),
+        "postgres" => SharedSessionStore::new(
+            session_store::PostgresStore::connect_table(
+                "postgres://postgres@127.0.0.1:5432/test",
+                &unique("server"),
+            )
+            .await
+            .unwrap()
+            .with_clock(clock),
+        ),
+        "redis" => SharedSessionStore::new(
+            session_store::RedisStore::connect("redis://127.0.0.1:6379/")
+                .await
+                .unwrap()
+                .with_prefix(format!("{}:", unique("server")))
+                .with_clock(clock),
+        ),
+        other => panic!("{other}"),
+    }
+}
+
+async fn suite(backend: &str) {
+    let clock = ManualClock::new(session_core::time::macros::datetime!(2030-01-01 12:00 UTC));
+    let manager = SessionManager::with_clock(
+        store_for(backend, &clock).await,
+        config(),
+        SharedClock::new(clock.clone()),
+    );
+
+    // Timeout bounds.
+    assert!(matches!(
+        manager.create("ada", Some(59), json!({})).await,
+        Err(Error::TimeoutOutOfRange { .. })
+    ));
+    assert!(matches!(
+        manager.create("ada", Some(3601), json!({})).await,
+        Err(Error::TimeoutOutOfRange { .. })
+    ));
+    assert!(matches!(
+        manager.create("", None, json!({})).await,
+        Err(Error::InvalidUserId)
+    ));
+
+    // Idle expiry, sliding, throttle.
+    let (id, s) = manager
+        .create("ada", None, json!({"role": "admin"}))
+        .await
+        .unwrap();
+    assert_eq!(s.timeout_secs, 600);
+    clock.advance(Duration::from_secs(599));
+    assert!(
+        manager.get(id.as_str()).await.unwrap().is_some(),
+        "{backend}: live at 599 s"
+    );
+    manager.touch(id.as_str()).await.unwrap(); // slides: now expires 600 s from here
+    clock.advance(Duration::from_secs(599));
+    assert!(
+        manager.get(id.as_str()).await.unwrap().is_some(),
+        "{backend}: slid"
+    );
+    clock.advance(Duration::from_secs(1));
+    assert!(
+        manager.get(id.as_str()).await.unwrap().is_none(),
+        "{backend}: idle timeout"
+    );
+    assert!(matches!(
+        manager.touch(id.as_str()).await,
+        Err(Error::NotFound)
+    ));
+
+    // Extend is clamped to the maximum, and the absolute cap wins.
+    let (id, _) = manager.create("bob", Some(60), json!({})).await.unwrap();
+    let s = manager.extend(id.as_str(), 100_000).await.unwrap();
+    assert_eq!(s.timeout_secs, 3600, "{backend}: clamped");
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(1800));
+        manager.touch(id.as_str()).await.unwrap();
+    }
+    // 5400 s in; active all along, but the absolute cap is 7200 s.
+    clock.advance(Duration::from_secs(1800));
+    assert!(
+        manager.get(id.as_str()).await.unwrap().is_none(),
+        "{backend}: absolute cap"
+    );
+
+    // Malformed ids never reach the store.
+    assert!(matches!(
+        manager.get("short").await,
+        Err(Error::MalformedId)
+    ));
+    assert!(matches!(
+        manager.get(&"x".repeat(5000)).await,
+        Err(Error::MalformedId)
+    ));
+
+    // Per-user maximum under parallel creates: exactly 3 remain, the newest.
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let m = manager.clone();
+        let c = clock.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = c;
+            m.create("carol", None, json!({ "n": i })).await.unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap().0);
+    }
+    assert_eq!(
+        manager.list_user("carol").await.unwrap().len(),
+        3,
+        "{backend}: exactly the maximum"
+    );
+    let live = futures_count(&manager, &ids).await;
+    assert_eq!(live, 3, "{backend}");
+
+    // Logout can't be undone by a concurrent activity update.
+    for round in 0..10 {
+        clock.advance(Duration::from_secs(11)); // past the activity throttle
+        let (id, _) = manager
+            .create(&format!("dave{round}"), None, json!({}))
+            .await
+            .unwrap();
+        let (a, b) = (manager.clone(), manager.clone());
+        let (i1, i2) = (id.as_str().to_owned(), id.as_str().to_owned());
+        clock.advance(Duration::from_secs(11));
+        let touch = tokio::spawn(async move { a.touch(&i1).await });
+        let logout = tokio::spawn(async move { b.invalidate(&i2).await });
+        let _ = touch.await.unwrap();
+        assert!(logout.await.unwrap().unwrap());
+        assert!(
+            manager.get(id.as_str()).await.unwrap().is_none(),
+            "{backend}: round {round} resurrected"
+        );
+    }
+
+    // Revoke all, stats, cleanup.
+    assert_eq!(manager.invalidate_user("carol").await.unwrap(), 3);
+    let (_e, _) = manager.create("erin", Some(60), json!({})).await.unwrap();
+    clock.advance(Duration::from_secs(61));
+    assert!(manager.cleanup().await.unwrap() >= 1, "{backend}");
+    let stats = manager.stats().await.unwrap();
+    assert!(
+        stats.created >= 15 && stats.evicted == 9,
+        "{backend}: {stats:?}"
+    );
+    assert!(stats.cleaned >= 1);
+
+    // Rotation: the old id stops working.
+    let (old, _) = manager
+        .create("fay", None, json!({"role": "user"}))
+        .await
+        .unwrap();
+    let (new, s) = manager
+        .rotate(old.as_str(), Some(json!({"role": "admin"})))
+        .await
+        .unwrap();
+    assert!(manager.get(old.as_str()).await.unwrap().is_none());
+    assert!(s.has_role("admin"));
+    assert!(
+        manager
+            .get(new.as_str())
+            .await
+            .unwrap()
+            .unwrap()
+            .has_role("admin")
+    );
+}
+
+async fn futures_count(manager: &SessionManager, ids: &[session_server::SessionId]) -> usize {
+    let mut live = 0;
+    for id in ids {
+        if manager.get(id.as_str()).await.unwrap().is_some() {
+            live += 1;
+        }
+    }
+    live
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_backend() {
+    suite("memory").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_backend() {
+    suite("sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backend() {
+    suite("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_backend() {
+    suite("redis").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_cleanup_task_runs_on_its_interval_and_stops_with_the_manager() {
+    let clock = ManualClock::at_unix(1_900_000_000);
+    let store = SharedSessionStore::new(MemoryStore::with_clock(SharedClock::new(clock.clone())));
+    let manager = SessionManager::with_clock(
+        store.clone(),
+        SessionConfig::from_vars([
+            ("SESSION_MIN_TIMEOUT", "60"),
+            ("SESSION_CLEANUP_INTERVAL", "300"),
+        ])
+        .unwrap(),
+        SharedClock::new(clock.clone()),
+    );
+    manager.start_cleanup();
+    manager.create("ada", Some(60), json!({})).await.unwrap();
+    clock.advance(Duration::from_secs(120));
+    assert_eq!(manager.stats().await.unwrap().cleaned, 0);
+    tokio::time::sleep(Duration::from_secs(301)).await;
+    assert_eq!(manager.stats().await.unwrap().cleaned, 1);
+    // Expired sessions never validate, even before a sweep.
+    let (id, _) = manager.create("bob", Some(60), json!({})).await.unwrap();
+    clock.advance(Duration::from_secs(61));
+    assert!(manager.get(id.as_str()).await.unwrap().is_none());
+    drop(manager);
+    tokio::time::sleep(Duration::from_secs(301)).await; // the task ended with the manager
+}
+
+#[tokio::test]
+async fn the_sqlite_file_never_contains_a_raw_id() {
+    let dir = std::env::temp_dir().join(unique("server_sqlite"));
+    let config =
+        SessionConfig::from_vars([("SESSION_DB_PATH", dir.join("sessions.db").to_str().unwrap())])
+            .unwrap();
+    let manager = SessionManager::sqlite(config).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            manager
+                .create(&format!("user{i}"), None, json!({"role": "user"}))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    drop(manager);
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(bytes.windows(5).any(|w| w == b"user0"), "the data is there");
+    for id in &ids {
+        assert!(
+            !bytes
+                .windows(id.as_str().len())
+                .any(|w| w == id.as_str().as_bytes()),
+            "a raw id was stored"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -39,6 +39,7 @@ checks!(
     owner_index,
     owner_change_moves_the_record,
     delete_by_owner_leaves_others,
+    owner_counts_count_live_records,
     count_counts_live_records,
     odd_keys_and_large_documents,
 );
@@ -347,6 +348,40 @@ async fn delete_by_owner_leaves_others(store: SharedSessionStore, clock: ManualC
     assert!(store.load("a-0").await.unwrap().is_none());
     assert!(store.load("b").await.unwrap().is_some());
     assert_eq!(store.delete_by_owner("alice").await.unwrap(), 0);
+}
+
+async fn owner_counts_count_live_records(store: SharedSessionStore, clock: ManualClock) {
+    assert!(store.owner_counts().await.unwrap().is_empty());
+    for i in 0..3 {
+        store
+            .save(&format!("a{i}"), &rec(i).with_owner("alice"))
+            .await
+            .unwrap();
+    }
+    store.save("b", &rec(0).with_owner("bob")).await.unwrap();
+    store
+        .save(
+            "b-exp",
+            &rec(1)
+                .with_owner("bob")
+                .with_expires_at(clock.now() + Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+    store
+        .save(
+            "c-exp",
+            &rec(1)
+                .with_owner("carol")
+                .with_expires_at(clock.now() + Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+    store.save("nobody", &rec(0)).await.unwrap();
+    clock.advance(Duration::from_secs(1));
+    let mut counts = store.owner_counts().await.unwrap();
+    counts.sort();
+    assert_eq!(counts, [("alice".to_owned(), 3), ("bob".to_owned(), 1)]);
 }
 
 async fn count_counts_live_records(store: SharedSessionStore, clock: ManualClock) {

@@ -166,6 +166,20 @@ impl SessionStore for MemoryStore {
         Ok(live)
     }
 
+    async fn owner_counts(&self) -> Result<Vec<(String, u64)>> {
+        let now = self.clock.now();
+        let inner = self.inner.lock();
+        Ok(inner
+            .by_owner
+            .iter()
+            .map(|(owner, keys)| {
+                let live = keys.iter().filter(|k| inner.live(k, now).is_some()).count() as u64;
+                (owner.clone(), live)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect())
+    }
+
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
         let mut inner = self.inner.lock();
         let expired: Vec<String> = inner

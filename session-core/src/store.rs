@@ -185,6 +185,13 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// [`Error::Store`](crate::Error::Store) when the backend fails.
     async fn delete_by_owner(&self, owner: &str) -> Result<u64>;
 
+    /// How many live records each owner has (owners with none are left out).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`](crate::Error::Store) when the backend fails.
+    async fn owner_counts(&self) -> Result<Vec<(String, u64)>>;
+
     /// Deletes every record expired at `now`. Returns how many.
     ///
     /// # Errors
@@ -261,6 +268,9 @@ impl SessionStore for SharedSessionStore {
     }
     async fn delete_by_owner(&self, owner: &str) -> Result<u64> {
         self.0.delete_by_owner(owner).await
+    }
+    async fn owner_counts(&self) -> Result<Vec<(String, u64)>> {
+        self.0.owner_counts().await
     }
     async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64> {
         self.0.delete_expired(now).await

@@ -19,7 +19,7 @@ use crate::session::ServerSession;
 const STRIPES: usize = 64;
 
 /// Counters since the manager started, and the live count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct SessionStats {
     /// Live sessions in the store.
@@ -34,6 +34,8 @@ pub struct SessionStats {
     pub cleaned: u64,
     /// Sessions ended explicitly.
     pub invalidated: u64,
+    /// Live sessions per user.
+    pub per_user: std::collections::BTreeMap<String, u64>,
 }
 
 /// Server session management. Cheap to clone.
@@ -400,6 +402,7 @@ impl SessionManager {
             expired: self.inner.expired.load(Ordering::Relaxed),
             cleaned: self.inner.cleaned.load(Ordering::Relaxed),
             invalidated: self.inner.invalidated.load(Ordering::Relaxed),
+            per_user: self.inner.store.owner_counts().await?.into_iter().collect(),
         })
     }
 

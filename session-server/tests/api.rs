@@ -541,6 +541,9 @@ async fn a_failing_store_is_a_500_without_internals() {
         ) -> session_core::Result<u64> {
             Err(fail())
         }
+        async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
+            Err(fail())
+        }
         async fn count(&self) -> session_core::Result<u64> {
             Err(fail())
         }

@@ -347,6 +347,23 @@ macro_rules! file_store_impl {
                     .map_err(|e| e.into_core("delete the owner's records"))
             }
 
+            async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
+                self.backend
+                    .with_document(move |doc, now| {
+                        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+                        for (key, record) in &doc.records {
+                            if let Some(owner) = &record.owner
+                                && doc.live(key, now).is_some()
+                            {
+                                *counts.entry(owner.clone()).or_default() += 1;
+                            }
+                        }
+                        (counts.into_iter().collect(), false)
+                    })
+                    .await
+                    .map_err(|e| e.into_core("count records by owner"))
+            }
+
             async fn delete_expired(
                 &self,
                 now: session_core::time::OffsetDateTime,

@@ -603,6 +603,11 @@ impl SessionStore for SessionManager {
         self.inner.store.delete_by_owner(owner).await
     }
 
+    async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
+        self.inner.flush().await?;
+        self.inner.store.owner_counts().await
+    }
+
     async fn delete_expired(&self, now: OffsetDateTime) -> session_core::Result<u64> {
         self.inner.flush().await?;
         self.inner.store.delete_expired(now).await

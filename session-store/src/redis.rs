@@ -374,6 +374,37 @@ impl SessionStore for RedisStore {
         Ok(u64::try_from(live).unwrap_or(0))
     }
 
+    async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
+        let op = "count records by owner";
+        let pattern = format!("{}o:*", self.prefix);
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut counts = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(200)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| map_redis(e).into_core(op))?;
+            for key in keys {
+                let owner = key[self.prefix.len() + 2..].to_owned();
+                let live = self.list_by_owner(&owner).await?.len() as u64;
+                if live > 0 {
+                    counts.push((owner, live));
+                }
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(counts)
+    }
+
     async fn delete_expired(&self, now: OffsetDateTime) -> session_core::Result<u64> {
         let removed: i64 = Script::new(DELETE_EXPIRED)
             .key(self.all())

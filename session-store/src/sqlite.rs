@@ -370,6 +370,25 @@ impl SessionStore for SqliteStore {
             .count() as u64)
     }
 
+    async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
+        let sql = self.sql(
+            "SELECT owner, COUNT(*) AS n FROM {t} WHERE owner IS NOT NULL AND (expires_at IS NULL OR expires_at > ?) GROUP BY owner",
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(self.now_ms())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| map_sqlx(e).into_core("count records by owner"))?;
+        rows.iter()
+            .map(|r| {
+                let owner: String = r.try_get("owner").map_err(map_sqlx)?;
+                let n: i64 = r.try_get("n").map_err(map_sqlx)?;
+                Ok((owner, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect::<std::result::Result<_, StoreError>>()
+            .map_err(|e| e.into_core("count records by owner"))
+    }
+
     async fn delete_expired(&self, now: OffsetDateTime) -> session_core::Result<u64> {
         let sql = self.sql("DELETE FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= ?");
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -53,6 +53,9 @@ impl SessionStore for Counting {
     async fn delete_by_owner(&self, owner: &str) -> session_core::Result<u64> {
         self.inner.delete_by_owner(owner).await
     }
+    async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
+        self.inner.owner_counts().await
+    }
     async fn delete_expired(&self, now: OffsetDateTime) -> session_core::Result<u64> {
         self.inner.delete_expired(now).await
     }

@@ -5,6 +5,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod demo;
+
 /// Prints one step of an example's narrative.
 ///
 /// ```

@@ -1,0 +1,294 @@
+//! An in-process demo identity provider and API on 127.0.0.1, for the
+//! examples: nothing to install, no network beyond loopback.
+//!
+//! Identity provider (OAuth 2.0): discovery, `/oauth/authorize` (code + PKCE
+//! S256, loopback redirects), `/oauth/token` (password, client credentials,
+//! authorization code, refresh with rotation), `/oauth/revoke`.
+//! User `demo@example.com` / `demo-password`; public client `quickstart`;
+//! confidential client `service` / `service-secret`.
+//!
+//! API: `/api/orders` and friends want a live bearer token (tokens really
+//! expire), `/api/basic` wants Basic `demo:demo-key`, `/api/keyed` wants
+//! `X-Api-Key: demo-api-key`. Failures can be queued: each `/api` call takes
+//! the next one first.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Json, Redirect, Response};
+use axum::routing::{any, get, post};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// The demo user.
+pub const USER: (&str, &str) = ("demo@example.com", "demo-password");
+/// The confidential demo client.
+pub const SERVICE: (&str, &str) = ("service", "service-secret");
+/// The API key `/api/keyed` accepts.
+pub const API_KEY: &str = "demo-api-key";
+
+/// A failure the API answers with instead of serving a call.
+#[derive(Debug, Clone, Copy)]
+pub enum Failure {
+    /// 503 Service Unavailable.
+    Unavailable,
+    /// 429 Too Many Requests with `Retry-After: <seconds>`.
+    TooManyRequests(u64),
+}
+
+#[derive(Default)]
+struct Inner {
+    expires_in: AtomicU64,
+    next: AtomicUsize,
+    token_calls: AtomicUsize,
+    api_calls: AtomicUsize,
+    revocations: AtomicUsize,
+    access: parking_lot::Mutex<HashMap<String, Instant>>,
+    refresh: parking_lot::Mutex<HashSet<String>>,
+    codes: parking_lot::Mutex<HashMap<String, (String, String)>>, // code -> (challenge, redirect)
+    failures: parking_lot::Mutex<VecDeque<Failure>>,
+    issuer: parking_lot::Mutex<String>,
+}
+
+/// A running demo server. Dropping it does not stop it; it lives as long as
+/// the runtime.
+#[derive(Clone)]
+pub struct Demo {
+    inner: Arc<Inner>,
+    /// The issuer URL (also the server's base URL).
+    pub issuer: String,
+    /// The API base URL (`<issuer>/api/`).
+    pub api: String,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Demo {
+    /// Starts the server on an ephemeral loopback port; tokens live
+    /// `expires_in` seconds.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound.
+    pub async fn start(expires_in: u64) -> Self {
+        let inner = Arc::new(Inner::default());
+        inner.expires_in.store(expires_in, Ordering::SeqCst);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let issuer = format!("http://{}", listener.local_addr().expect("bound"));
+        *inner.issuer.lock() = issuer.clone();
+        let router = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/oauth/authorize", get(authorize))
+            .route("/oauth/token", post(token))
+            .route("/oauth/revoke", post(revoke))
+            .route("/api/{*rest}", any(api))
+            .with_state(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            inner,
+            api: format!("{issuer}/api/"),
+            issuer,
+        }
+    }
+
+    /// Queues failures for the next API calls.
+    pub fn fail_next(&self, failures: &[Failure]) {
+        self.inner.failures.lock().extend(failures.iter().copied());
+    }
+
+    /// Calls to the token endpoint so far.
+    pub fn token_calls(&self) -> usize {
+        self.inner.token_calls.load(Ordering::SeqCst)
+    }
+
+    /// Calls to the API so far (failed ones included).
+    pub fn api_calls(&self) -> usize {
+        self.inner.api_calls.load(Ordering::SeqCst)
+    }
+
+    /// Tokens revoked so far.
+    pub fn revocations(&self) -> usize {
+        self.inner.revocations.load(Ordering::SeqCst)
+    }
+
+    /// Whether `access` is a live access token.
+    pub fn is_live(&self, access: &str) -> bool {
+        self.inner
+            .access
+            .lock()
+            .get(access)
+            .is_some_and(|until| Instant::now() < *until)
+    }
+}
+
+fn error(status: StatusCode, code: &str) -> Response {
+    (status, Json(json!({"error": code}))).into_response()
+}
+
+async fn discovery(State(s): State<Arc<Inner>>) -> Json<Value> {
+    let i = s.issuer.lock().clone();
+    Json(json!({
+        "issuer": i,
+        "authorization_endpoint": format!("{i}/oauth/authorize"),
+        "token_endpoint": format!("{i}/oauth/token"),
+        "revocation_endpoint": format!("{i}/oauth/revoke"),
+    }))
+}
+
+fn issue(s: &Inner, scope: &str) -> Value {
+    let n = s.next.fetch_add(1, Ordering::SeqCst) + 1;
+    let (access, refresh) = (format!("demo-at-{n}"), format!("demo-rt-{n}"));
+    let ttl = s.expires_in.load(Ordering::SeqCst);
+    s.access
+        .lock()
+        .insert(access.clone(), Instant::now() + Duration::from_secs(ttl));
+    s.refresh.lock().insert(refresh.clone());
+    json!({"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "expires_in": ttl, "scope": scope})
+}
+
+async fn authorize(
+    State(s): State<Arc<Inner>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let redirect = get("redirect_uri");
+    let loopback = redirect.starts_with("http://127.0.0.1:");
+    if get("client_id") != "quickstart" || !loopback || get("code_challenge_method") != "S256" {
+        return (StatusCode::BAD_REQUEST, "bad authorization request").into_response();
+    }
+    let code = format!("demo-code-{}", s.next.fetch_add(1, Ordering::SeqCst));
+    s.codes
+        .lock()
+        .insert(code.clone(), (get("code_challenge"), redirect.clone()));
+    let mut url = url::Url::parse(&redirect).expect("checked");
+    url.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &get("state"));
+    Redirect::to(url.as_str()).into_response()
+}
+
+fn client_of(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<String> {
+    if let Some(basic) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(basic)
+            .ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let (id, secret) = raw.split_once(':')?;
+        return (id == SERVICE.0 && secret == SERVICE.1).then(|| id.to_owned());
+    }
+    match (
+        form.get("client_id").map(String::as_str),
+        form.get("client_secret").map(String::as_str),
+    ) {
+        (Some("quickstart"), None) => Some("quickstart".into()),
+        (Some(id), Some(secret)) if (id, secret) == SERVICE => Some(id.into()),
+        _ => None,
+    }
+}
+
+async fn token(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    s.token_calls.fetch_add(1, Ordering::SeqCst);
+    let Some(client) = client_of(&headers, &form) else {
+        return error(StatusCode::UNAUTHORIZED, "invalid_client");
+    };
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    match get("grant_type").as_str() {
+        "password" if (get("username").as_str(), get("password").as_str()) == USER => {
+            Json(issue(&s, "orders")).into_response()
+        }
+        "password" => error(StatusCode::BAD_REQUEST, "invalid_grant"),
+        "client_credentials" if client == SERVICE.0 => Json(issue(&s, "orders")).into_response(),
+        "refresh_token" => {
+            if s.refresh.lock().remove(&get("refresh_token")) {
+                Json(issue(&s, "orders")).into_response()
+            } else {
+                error(StatusCode::BAD_REQUEST, "invalid_grant")
+            }
+        }
+        "authorization_code" => {
+            let Some((challenge, redirect)) = s.codes.lock().remove(&get("code")) else {
+                return error(StatusCode::BAD_REQUEST, "invalid_grant");
+            };
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(get("code_verifier").as_bytes());
+            let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+            if computed != challenge || redirect != get("redirect_uri") {
+                return error(StatusCode::BAD_REQUEST, "invalid_grant");
+            }
+            Json(issue(&s, "orders")).into_response()
+        }
+        _ => error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+    }
+}
+
+async fn revoke(
+    State(s): State<Arc<Inner>>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> StatusCode {
+    let token = form.get("token").cloned().unwrap_or_default();
+    let removed = s.access.lock().remove(&token).is_some() | s.refresh.lock().remove(&token);
+    if removed {
+        s.revocations.fetch_add(1, Ordering::SeqCst);
+    }
+    StatusCode::OK
+}
+
+async fn api(State(s): State<Arc<Inner>>, headers: HeaderMap, uri: Uri) -> Response {
+    s.api_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(failure) = s.failures.lock().pop_front() {
+        return match failure {
+            Failure::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
+            Failure::TooManyRequests(after) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", after.to_string())],
+                "slow down",
+            )
+                .into_response(),
+        };
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let allowed = match uri.path() {
+        "/api/basic" => {
+            auth == format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("demo:demo-key")
+            )
+        }
+        "/api/keyed" => headers.get("x-api-key").is_some_and(|k| k == API_KEY),
+        _ => auth.strip_prefix("Bearer ").is_some_and(|t| {
+            s.access
+                .lock()
+                .get(t)
+                .is_some_and(|until| Instant::now() < *until)
+        }),
+    };
+    if !allowed {
+        return (StatusCode::UNAUTHORIZED, "unauthorized").into_response();
+    }
+    Json(json!({"path": uri.path(), "orders": [{"id": 1, "item": "coffee"}, {"id": 2, "item": "tea"}]})).into_response()
+}

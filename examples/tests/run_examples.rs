@@ -1,0 +1,156 @@
+//! Runs the quickstart and every example that ends on its own, checking the
+//! exit status and the key lines of what they print.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `target/<profile>/examples/<name>`, next to this test's own binary.
+fn example(name: &str) -> PathBuf {
+    let me = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = me
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    profile_dir.join("examples").join(name)
+}
+
+fn run(name: &str, args: &[&str]) -> String {
+    let path = example(name);
+    let output = Command::new(&path)
+        .args(args)
+        .env_remove("SESSION_KIT_CLIENT_SECRET")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "running {}: {e} (cargo test builds the examples)",
+                path.display()
+            )
+        });
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{name} failed with {}:\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn expect_lines(name: &str, output: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(
+            output.contains(line),
+            "{name}: missing {line:?} in:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn quickstart() {
+    let out = run("quickstart", &[]);
+    expect_lines(
+        "quickstart",
+        &out,
+        &[
+            "token signed in: lives 4s",
+            "retrying retry=1 reason=status 503 delay_ms=250",
+            "retrying retry=3 reason=status 429 delay_ms=1000",
+            "GET /api/orders -> 200 OK after 4 attempts; 2 orders",
+            "token refreshed (#1)",
+            "Session: VALID | Tokens: VALID",
+            "token endpoint calls: 2 -> 2",
+            "revoked 2 tokens; stored session removed: true",
+            "the first session is closed",
+            "done in",
+        ],
+    );
+}
+
+#[test]
+fn quickstart_help() {
+    let out = run("quickstart", &["--help"]);
+    expect_lines(
+        "quickstart --help",
+        &out,
+        &["--issuer URL", "--client-id ID"],
+    );
+}
+
+#[test]
+fn retrying_sessions() {
+    let out = run("retrying_sessions", &[]);
+    expect_lines(
+        "retrying_sessions",
+        &out,
+        &[
+            "default schedule: [2s, 4s, 8s, 16s, 32s]",
+            "bearer: 200 OK after 2 retries",
+            "basic: 200 OK after 1 retry",
+            "api key: 200 OK after 2 retries",
+            "invalid retries `0`",
+            "invalid backoff factor `-1`",
+            "invalid status `700`",
+        ],
+    );
+}
+
+#[test]
+fn persistent_sessions() {
+    let out = run("persistent_sessions", &[]);
+    expect_lines(
+        "persistent_sessions",
+        &out,
+        &[
+            "before save: stored = false",
+            "after save:  stored = true",
+            "trading: Session: VALID",
+            "active: \"beta\" with token b",
+            "cleaned up: [\"gamma\"]",
+            "no session named \"delta\"",
+        ],
+    );
+}
+
+#[test]
+fn shared_session() {
+    let out = run("shared_session", &[]);
+    expect_lines(
+        "shared_session",
+        &out,
+        &[
+            "devices: 200, reports: 200",
+            "sign-ins: 1 (one, shared)",
+            "devices: the session is closed",
+            "devices: 200, sign-ins still 1",
+        ],
+    );
+}
+
+#[test]
+fn oauth_flows() {
+    let out = run("oauth_flows", &[]);
+    expect_lines(
+        "oauth_flows",
+        &out,
+        &[
+            "new refresh token differs: true",
+            "the old refresh token is refused",
+            "the browser saw 200 OK; tokens received: true",
+            "revoked 2 tokens; signed out: true",
+        ],
+    );
+}
+
+#[test]
+fn token_lifecycle() {
+    let out = run("token_lifecycle", &[]);
+    expect_lines(
+        "token_lifecycle",
+        &out,
+        &[
+            "after 45 min: REFRESH DUE",
+            "after 55 min: EXPIRED",
+            "Session: VALID",
+        ],
+    );
+}

@@ -94,6 +94,7 @@ impl Demo {
             .route("/oauth/authorize", get(authorize))
             .route("/oauth/token", post(token))
             .route("/oauth/revoke", post(revoke))
+            .route("/oauth/device", post(device))
             .route("/api/{*rest}", any(api))
             .with_state(inner.clone());
         tokio::spawn(async move {
@@ -147,6 +148,7 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Json<Value> {
         "authorization_endpoint": format!("{i}/oauth/authorize"),
         "token_endpoint": format!("{i}/oauth/token"),
         "revocation_endpoint": format!("{i}/oauth/revoke"),
+        "device_authorization_endpoint": format!("{i}/oauth/device"),
     }))
 }
 
@@ -228,6 +230,11 @@ async fn token(
                 error(StatusCode::BAD_REQUEST, "invalid_grant")
             }
         }
+        "urn:ietf:params:oauth:grant-type:device_code"
+            if get("device_code").starts_with("demo-device-") =>
+        {
+            Json(issue(&s, "orders")).into_response()
+        }
         "authorization_code" => {
             let Some((challenge, redirect)) = s.codes.lock().remove(&get("code")) else {
                 return error(StatusCode::BAD_REQUEST, "invalid_grant");
@@ -241,6 +248,18 @@ async fn token(
         }
         _ => error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     }
+}
+
+async fn device(State(s): State<Arc<Inner>>) -> Json<Value> {
+    let n = s.next.fetch_add(1, Ordering::SeqCst);
+    let i = s.issuer.lock().clone();
+    Json(json!({
+        "device_code": format!("demo-device-{n}"),
+        "user_code": format!("DEMO-{n:04}"),
+        "verification_uri": format!("{i}/activate"),
+        "expires_in": 300,
+        "interval": 1,
+    }))
 }
 
 async fn revoke(

@@ -4,8 +4,24 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `target/<profile>/examples/<name>`, next to this test's own binary.
+/// `target/<profile>/examples/<name>`, next to this test's own binary
+/// (built once per run, in case the test runs on its own).
 fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "session-kit-examples",
+                "--all-features",
+                "--examples",
+            ])
+            .status()
+            .expect("cargo");
+        assert!(status.success(), "building the examples failed");
+    });
     let me = std::env::current_exe().expect("the test binary's path");
     let profile_dir = me
         .parent()

@@ -42,7 +42,7 @@
 //! | `redis` | Redis store (implies `store`) | no |
 //! | `oauth` | [`oauth`]: OAuth 2.0 and OpenID Connect flows (implies `auth`) | no |
 //! | `server` | [`server`]: server-side sessions for axum and tower (implies `store`) | no |
-//! | `cli` | the `session-kit` command-line tool | no |
+//! | `cli` | the `session-kit` command-line tool (login, token, request, status, profiles, logout, serve) | no |
 //! | `full` | all of the above | no |
 //!
 //! # MSRV

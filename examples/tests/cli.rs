@@ -1,0 +1,387 @@
+//! The `session-kit` binary end to end against the demo server: login
+//! through the loopback listener (a test client plays the browser), device
+//! and client credentials logins, token refresh, requests with retries
+//! counted server-side, exit codes, the password never taken from argv,
+//! logout revoking.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use session_kit::store::JsonFileStore;
+use session_kit::{Expiry, SessionData, SessionStore, StoreRecord};
+use session_kit_examples::demo::{Demo, Failure};
+
+static N: AtomicUsize = AtomicUsize::new(0);
+
+/// `target/<profile>/session-kit`, next to this test's own binary, built
+/// once per test run (`cargo test` builds the binary only as a test harness).
+fn binary() -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "session-kit",
+                "--all-features",
+                "--bin",
+                "session-kit",
+            ])
+            .status()
+            .expect("cargo");
+        assert!(status.success(), "building the session-kit binary failed");
+    });
+    let me = std::env::current_exe().unwrap();
+    me.parent().unwrap().parent().unwrap().join("session-kit")
+}
+
+fn store() -> PathBuf {
+    std::env::temp_dir()
+        .join(format!(
+            "session-kit-cli-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ))
+        .join("sessions.json")
+}
+
+async fn run(store: &Path, args: &[&str]) -> Output {
+    run_with_stdin(store, args, None).await
+}
+
+async fn run_with_stdin(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(binary());
+    command
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let stdin = stdin.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let mut child = command
+            .spawn()
+            .expect("the session-kit binary (built with the cli feature)");
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn login_through_the_loopback_listener_then_token_status_profiles() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    let mut child = Command::new(binary())
+        .arg("--store")
+        .arg(&store)
+        .args([
+            "login",
+            "--issuer",
+            &demo.issuer,
+            "--client-id",
+            "quickstart",
+            "--no-browser",
+            "--profile",
+            "web",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Read stderr (to the end, so the pipe stays open) and pass on the URL.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let drain = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.starts_with("http://") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let url = tokio::task::spawn_blocking(move || rx.recv().expect("a URL on stderr"))
+        .await
+        .unwrap();
+    assert!(url.contains("code_challenge_method=S256"));
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = browser.get(&url).send().await.unwrap();
+    let location = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("http://127.0.0.1:") && location.contains("/callback?"));
+    assert_eq!(browser.get(location).send().await.unwrap().status(), 200);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    drain.join().unwrap();
+    assert!(status.success());
+
+    let out = run(&store, &["token", "--profile", "web"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout);
+    assert!(
+        token.starts_with("demo-at-") && token.ends_with('\n') && token.lines().count() == 1,
+        "{token:?}"
+    );
+    assert!(demo.is_live(token.trim()));
+
+    let out = run(&store, &["status", "--profile", "web"]).await;
+    assert!(text(&out.stdout).starts_with("Session: VALID | Tokens: VALID"));
+    let out = run(&store, &["--json", "profiles"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["profile"], "web");
+    assert_eq!(list[0]["valid"], true);
+}
+
+#[tokio::test]
+async fn token_refreshes_an_expired_token_first() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    let out = run(
+        &store,
+        &[
+            "login",
+            "--issuer",
+            &demo.issuer,
+            "--client-id",
+            "service",
+            "--client-secret",
+            "service-secret",
+            "--client-credentials",
+            "--profile",
+            "svc",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Age the stored token past its expiry (no waiting on real time).
+    let file = JsonFileStore::new(&store);
+    let record = file.load("session:svc").await.unwrap().unwrap();
+    let mut data = SessionData::from_value(record.data).unwrap();
+    let old = data.tokens.take().unwrap();
+    let past = time::OffsetDateTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    data.tokens = Some(old.clone().with_expiry(Expiry::new(
+        Some(past),
+        Some(past + std::time::Duration::from_secs(60)),
+    )));
+    file.save("session:svc", &StoreRecord::new(data.to_value().unwrap()))
+        .await
+        .unwrap();
+
+    let calls = demo.token_calls();
+    let out = run(&store, &["token", "--profile", "svc"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fresh = text(&out.stdout).trim().to_owned();
+    assert_ne!(fresh, old.access_token().expose_secret());
+    assert_eq!(demo.token_calls(), calls + 1, "one refresh");
+    assert!(demo.is_live(&fresh));
+    // The rotated tokens were saved: the next call needs no refresh.
+    let out = run(&store, &["token", "--profile", "svc"]).await;
+    assert_eq!(text(&out.stdout).trim(), fresh);
+    assert_eq!(demo.token_calls(), calls + 1);
+}
+
+#[tokio::test]
+async fn requests_retry_and_exit_codes_follow_the_outcome() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    demo.fail_next(&[Failure::Unavailable, Failure::Unavailable]);
+    let before = demo.api_calls();
+    let url = format!("{}keyed", demo.api);
+    let out = run(
+        &store,
+        &[
+            "request",
+            "GET",
+            &url,
+            "--api-key",
+            "X-Api-Key=demo-api-key",
+            "--retries",
+            "3",
+            "--backoff-factor",
+            "0.01",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(demo.api_calls() - before, 3, "counted by the server");
+    assert!(
+        text(&out.stderr).contains("3 attempt(s), 2 retries"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("\"orders\""));
+
+    // An HTTP error after retries: 1.
+    demo.fail_next(&[Failure::Unavailable, Failure::Unavailable]);
+    let out = run(
+        &store,
+        &[
+            "--json",
+            "request",
+            "GET",
+            &url,
+            "--api-key",
+            "X-Api-Key=demo-api-key",
+            "--retries",
+            "1",
+            "--backoff-factor",
+            "0.01",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        (report["status"].as_u64(), report["attempts"].as_u64()),
+        (Some(503), Some(2))
+    );
+    let out = run(
+        &store,
+        &["request", "GET", &url, "--bearer", "wrong", "--no-retry"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+
+    // Bad usage: 2, with the typed error's message.
+    for (args, message) in [
+        (
+            vec!["--retries", "0"],
+            "invalid retries `0`: retries must be a positive integer",
+        ),
+        (vec!["--retries", "3.5"], "invalid retries `3.5`"),
+        (
+            vec!["--backoff-factor", "-1"],
+            "invalid backoff factor `-1`",
+        ),
+        (
+            vec!["--status-forcelist", "503,abc"],
+            "invalid status `abc`",
+        ),
+        (vec!["--basic", "nocolon"], "--basic must be user:password"),
+    ] {
+        let mut all = vec!["request", "GET", url.as_str()];
+        all.extend(args.iter().copied());
+        let out = run(&store, &all).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(message),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = run(
+        &store,
+        &[
+            "request",
+            "GET",
+            "http://api.example.com/x",
+            "--bearer",
+            "t",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "credentials over plain http to another host"
+    );
+}
+
+#[tokio::test]
+async fn the_password_is_prompted_for_never_taken_from_argv() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    let out = run(
+        &store,
+        &[
+            "login",
+            "--issuer",
+            &demo.issuer,
+            "--client-id",
+            "service",
+            "--client-secret",
+            "service-secret",
+            "--password",
+            "demo-password",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a password value on the command line is refused"
+    );
+    assert_eq!(demo.token_calls(), 0);
+    let out = run_with_stdin(
+        &store,
+        &[
+            "login",
+            "--issuer",
+            &demo.issuer,
+            "--client-id",
+            "service",
+            "--client-secret",
+            "service-secret",
+            "--password",
+            "--username",
+            "demo@example.com",
+        ],
+        Some("demo-password\n"),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&store, &["token"]).await;
+    assert!(text(&out.stdout).starts_with("demo-at-"));
+}
+
+#[tokio::test]
+async fn device_login_and_logout_revokes() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    let out = run(
+        &store,
+        &[
+            "login",
+            "--issuer",
+            &demo.issuer,
+            "--client-id",
+            "service",
+            "--client-secret",
+            "service-secret",
+            "--device",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("enter the code DEMO-"));
+    let token = text(&run(&store, &["token"]).await.stdout)
+        .trim()
+        .to_owned();
+    assert!(demo.is_live(&token));
+
+    let out = run(&store, &["logout"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(demo.revocations(), 2, "refresh and access tokens revoked");
+    assert!(!demo.is_live(&token));
+    let out = run(&store, &["token"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no profile"));
+}

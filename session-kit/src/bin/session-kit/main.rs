@@ -224,6 +224,35 @@ fn read_password() -> Result<String, Failure> {
     }
 }
 
+/// Animates a spinner on stderr until dropped (only on a terminal).
+struct Spinner(Option<tokio::task::JoinHandle<()>>);
+
+impl Spinner {
+    fn start(message: &'static str) -> Self {
+        if !std::io::stderr().is_terminal() {
+            eprintln!("{message}");
+            return Self(None);
+        }
+        Self(Some(tokio::spawn(async move {
+            const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+            for frame in FRAMES.iter().cycle() {
+                eprint!("\r{frame} {message}");
+                let _ = std::io::stderr().flush();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })))
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
 fn open_browser(url: &str) {
     for opener in ["xdg-open", "open"] {
         if std::process::Command::new(opener)
@@ -283,7 +312,7 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
             device.verification_uri(),
             device.user_code()
         );
-        eprintln!("Waiting for approval…");
+        let _spinner = Spinner::start("Waiting for approval…");
         ("interactive", client.poll_device(&device).await)
     } else {
         let (port, path) = match &login.redirect_uri {
@@ -304,15 +333,17 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
             .await
             .map_err(|e| failed(chain(&e)))?;
         let no_browser = login.no_browser;
+        let mut spinner = None;
         let tokens = client
             .authorize_with_loopback(listener, Duration::from_secs(300), |url| {
                 eprintln!("Open this URL to sign in:\n{url}");
                 if !no_browser {
                     open_browser(url.as_str());
                 }
-                eprintln!("Waiting for the browser…");
+                spinner = Some(Spinner::start("Waiting for the browser…"));
             })
             .await;
+        drop(spinner);
         ("interactive", tokens)
     };
     let tokens = tokens.map_err(|e| failed(chain(&e)))?;

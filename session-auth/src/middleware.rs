@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use http::{Extensions, StatusCode};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
-use session_core::{AuthRequest, Authenticate, Rejection, Replay, SharedAuthenticator};
+use session_core::{Authenticate, Rejection, Replay, SharedAuthenticator};
 use session_retry::{Classify, HttpAttempt, RetryPolicy, RetryScope, Verdict, retry_with};
 
 /// Authenticates each request with a strategy and replays once after a 401
@@ -50,18 +50,9 @@ impl AuthMiddleware {
     }
 
     async fn authenticate(&self, request: &mut Request) -> reqwest_middleware::Result<()> {
-        let method = request.method().clone();
-        let mut headers = std::mem::take(request.headers_mut());
-        let outcome = self
-            .auth
-            .authenticate(&mut AuthRequest::new(
-                &method,
-                request.url_mut(),
-                &mut headers,
-            ))
-            .await;
-        *request.headers_mut() = headers;
-        outcome.map_err(|e| reqwest_middleware::Error::middleware(crate::Error::from_core(e)))
+        crate::transport::authenticate(&self.auth, request)
+            .await
+            .map_err(|e| reqwest_middleware::Error::middleware(crate::Error::from_core(e)))
     }
 }
 

@@ -8,7 +8,7 @@ use http::header::{
 };
 use http::{HeaderMap, Method, StatusCode};
 use reqwest::{Request, Response};
-use session_core::{AuthRequest, Authenticate, Rejection, Replay};
+use session_core::{AuthRequest, Authenticate, Rejection, Replay, SharedAuthenticator};
 use session_retry::{
     Classify, HttpAttempt, RetryPolicy, RetryReason, RetryScope, Verdict, retry_with,
 };
@@ -172,18 +172,9 @@ impl Session {
                 && request.url().origin() == origin
             {
                 check_transport(request.url(), inner.allow_insecure_http)?;
-                let method = request.method().clone();
-                // Borrow URL and headers at once: move the headers out and back.
-                let mut headers = std::mem::take(request.headers_mut());
-                let outcome = auth
-                    .authenticate(&mut AuthRequest::new(
-                        &method,
-                        request.url_mut(),
-                        &mut headers,
-                    ))
-                    .await;
-                *request.headers_mut() = headers;
-                outcome.map_err(Error::from_core)?;
+                authenticate(auth, &mut request)
+                    .await
+                    .map_err(Error::from_core)?;
             }
             let sent = if inner.auth.is_some() {
                 request.headers().clone()
@@ -235,6 +226,25 @@ impl Session {
             request = next;
         }
     }
+}
+
+/// Runs `auth` on a reqwest request (its URL and headers are borrowed
+/// together by moving the headers out and back).
+pub(crate) async fn authenticate(
+    auth: &SharedAuthenticator,
+    request: &mut Request,
+) -> session_core::Result<()> {
+    let method = request.method().clone();
+    let mut headers = std::mem::take(request.headers_mut());
+    let outcome = auth
+        .authenticate(&mut AuthRequest::new(
+            &method,
+            request.url_mut(),
+            &mut headers,
+        ))
+        .await;
+    *request.headers_mut() = headers;
+    outcome
 }
 
 /// Removes everything credential-like before a hop to another origin.

@@ -480,10 +480,7 @@ impl OAuthClient {
             .form(&form)
             .send()
             .await
-            .map_err(|e| Error::Transport {
-                retryable: true,
-                source: Some(Box::new(e.without_url())),
-            })?;
+            .map_err(Error::unreachable)?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

@@ -169,6 +169,15 @@ impl Error {
         )
     }
 
+    /// A failed request to the server: retryable, without the URL (which may
+    /// carry a secret).
+    pub(crate) fn unreachable(error: reqwest::Error) -> Self {
+        Self::Transport {
+            retryable: true,
+            source: Some(Box::new(error.without_url())),
+        }
+    }
+
     /// Builds the error for an RFC 6749 error code.
     ///
     /// ```

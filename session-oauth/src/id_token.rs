@@ -172,10 +172,7 @@ impl IdTokenVerifier {
             .get(self.inner.jwks_uri.clone())
             .send()
             .await
-            .map_err(|e| Error::Transport {
-                retryable: true,
-                source: Some(Box::new(e.without_url())),
-            })?;
+            .map_err(Error::unreachable)?;
         if !response.status().is_success() {
             return Err(Error::Transport {
                 retryable: response.status().is_server_error(),

@@ -196,15 +196,12 @@ impl ProviderMetadata {
             base.origin().ascii_serialization()
         );
         for candidate in [oidc, rfc8414] {
-            let response =
-                http.client()
-                    .get(&candidate)
-                    .send()
-                    .await
-                    .map_err(|e| Error::Transport {
-                        retryable: true,
-                        source: Some(Box::new(e.without_url())),
-                    })?;
+            let response = http
+                .client()
+                .get(&candidate)
+                .send()
+                .await
+                .map_err(Error::unreachable)?;
             if !response.status().is_success() {
                 continue;
             }

@@ -84,12 +84,12 @@ pub(crate) fn facade_features(manifest: &str) -> Vec<String> {
     features
 }
 
-/// Which of [`SINGLE_VERSION`] appear more than once in `cargo tree -d` output.
-pub(crate) fn duplicated(tree: &str) -> Vec<String> {
+/// Which of `wanted` name a package in `cargo tree --format {p}` output.
+pub(crate) fn names_in(tree: &str, wanted: &[&str]) -> Vec<String> {
     let mut found: Vec<String> = tree
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| SINGLE_VERSION.contains(name))
+        .filter(|name| wanted.contains(name))
         .map(str::to_owned)
         .collect();
     found.sort();
@@ -97,40 +97,29 @@ pub(crate) fn duplicated(tree: &str) -> Vec<String> {
     found
 }
 
-fn check_duplicates(steps: &mut Vec<Step>) {
-    let name = "one reqwest, one hyper, one http";
+/// Runs `cargo tree <args> --prefix none --format {p}` and returns its output.
+fn package_list(args: &[&str]) -> Result<String, String> {
+    let out = cargo()
+        .arg("tree")
+        .args(args)
+        .args(["--prefix", "none", "--format", "{p}"])
+        .output()
+        .map_err(|e| format!("could not run cargo tree: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Runs an in-process check as a step.
+fn run_check(steps: &mut Vec<Step>, name: &str, check: impl FnOnce() -> Result<(), String>) {
     println!("\n--- {name}");
     let start = Instant::now();
-    let output = cargo()
-        .args([
-            "tree",
-            "--workspace",
-            "--all-features",
-            "--duplicates",
-            "--edges",
-            "normal,build",
-            "--depth",
-            "0",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ])
-        .output();
-    let ok = match output {
-        Ok(out) if out.status.success() => {
-            let dups = duplicated(&String::from_utf8_lossy(&out.stdout));
-            if !dups.is_empty() {
-                eprintln!("more than one version of: {}", dups.join(", "));
-            }
-            dups.is_empty()
-        }
-        Ok(out) => {
-            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-            false
-        }
-        Err(e) => {
-            eprintln!("could not run cargo tree: {e}");
+    let ok = match check() {
+        Ok(()) => true,
+        Err(problem) => {
+            eprintln!("{problem}");
             false
         }
     };
@@ -140,67 +129,50 @@ fn check_duplicates(steps: &mut Vec<Step>) {
         if ok { "ok" } else { "FAILED" }
     );
     steps.push(Step {
-        name: name.into(),
+        name: name.to_owned(),
         ok,
         secs,
     });
 }
 
-/// Which of `banned` appear in `cargo tree --format {p}` output.
-pub(crate) fn banned_in(tree: &str, banned: &[&str]) -> Vec<String> {
-    let mut found: Vec<String> = tree
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| banned.contains(name))
-        .map(str::to_owned)
-        .collect();
-    found.sort();
-    found.dedup();
-    found
+fn check_duplicates(steps: &mut Vec<Step>) {
+    run_check(steps, "one reqwest, one hyper, one http", || {
+        let tree = package_list(&[
+            "--workspace",
+            "--all-features",
+            "--duplicates",
+            "--edges",
+            "normal,build",
+            "--depth",
+            "0",
+        ])?;
+        match names_in(&tree, SINGLE_VERSION).as_slice() {
+            [] => Ok(()),
+            dups => Err(format!("more than one version of: {}", dups.join(", "))),
+        }
+    });
 }
 
 fn check_layering(steps: &mut Vec<Step>) {
-    let name = "layering (no heavy crates below their layer)";
-    println!("\n--- {name}");
-    let start = Instant::now();
-    let mut ok = true;
-    for (krate, banned) in LAYERING {
-        let output = cargo()
-            .args([
-                "tree",
-                "-p",
-                krate,
-                "--all-features",
-                "--prefix",
-                "none",
-                "--format",
-                "{p}",
-            ])
-            .output();
-        match output {
-            Ok(out) if out.status.success() => {
-                let found = banned_in(&String::from_utf8_lossy(&out.stdout), banned);
+    run_check(
+        steps,
+        "layering (no heavy crates below their layer)",
+        || {
+            let mut problems = Vec::new();
+            for (krate, banned) in LAYERING {
+                let tree = package_list(&["-p", krate, "--all-features"])?;
+                let found = names_in(&tree, banned);
                 if !found.is_empty() {
-                    eprintln!("{krate} depends on {}", found.join(", "));
-                    ok = false;
+                    problems.push(format!("{krate} depends on {}", found.join(", ")));
                 }
             }
-            _ => {
-                eprintln!("could not run cargo tree for {krate}");
-                ok = false;
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.join("\n"))
             }
-        }
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "--- {name}: {} in {secs:.0}s",
-        if ok { "ok" } else { "FAILED" }
+        },
     );
-    steps.push(Step {
-        name: name.into(),
-        ok,
-        secs,
-    });
 }
 
 pub(crate) fn run() -> ExitCode {
@@ -343,14 +315,14 @@ mod tests {
     #[test]
     fn spots_banned_crates() {
         let tree = "session-retry v0.1.0\naxum v0.8.9\naxum-core v0.5.6\n";
-        assert_eq!(banned_in(tree, &["axum", "sqlx"]), ["axum"]);
+        assert_eq!(names_in(tree, &["axum", "sqlx"]), ["axum"]);
     }
 
     #[test]
     fn spots_duplicates() {
         let tree = "http v0.2.12\nhttp v1.3.1\nbase64 v0.21.7\nbase64 v0.22.1\nhttp-body v1.0.0\n";
-        assert_eq!(duplicated(tree), ["http"]);
-        assert!(duplicated("base64 v0.21.7\nbase64 v0.22.1\n").is_empty());
+        assert_eq!(names_in(tree, SINGLE_VERSION), ["http"]);
+        assert!(names_in("base64 v0.21.7\nbase64 v0.22.1\n", SINGLE_VERSION).is_empty());
     }
 
     #[test]

@@ -6,10 +6,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use session_core::{ManualClock, MemoryStore, SharedClock, SharedSessionStore};
+use session_core::{ManualClock, MemoryStore, SessionStore, SharedClock, SharedSessionStore};
 use session_server::{Error, SessionConfig, SessionManager};
 
 static N: AtomicUsize = AtomicUsize::new(0);
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// This process's PostgreSQL table (one suite uses it).
+fn pg_table() -> String {
+    format!("server_suite_{}", std::process::id())
+}
 
 fn unique(prefix: &str) -> String {
     format!(
@@ -42,13 +49,10 @@ async fn store_for(backend: &str, clock: &ManualClock) -> SharedSessionStore {
                 .with_clock(clock),
         ),
         "postgres" => SharedSessionStore::new(
-            session_store::PostgresStore::connect_table(
-                "postgres://postgres@127.0.0.1:5432/test",
-                &unique("server"),
-            )
-            .await
-            .unwrap()
-            .with_clock(clock),
+            session_store::PostgresStore::connect_table(PG, &pg_table())
+                .await
+                .unwrap()
+                .with_clock(clock),
         ),
         "redis" => SharedSessionStore::new(
             session_store::RedisStore::connect("redis://127.0.0.1:6379/")
@@ -63,11 +67,9 @@ async fn store_for(backend: &str, clock: &ManualClock) -> SharedSessionStore {
 
 async fn suite(backend: &str) {
     let clock = ManualClock::new(session_core::time::macros::datetime!(2030-01-01 12:00 UTC));
-    let manager = SessionManager::with_clock(
-        store_for(backend, &clock).await,
-        config(),
-        SharedClock::new(clock.clone()),
-    );
+    let store = store_for(backend, &clock).await;
+    let manager =
+        SessionManager::with_clock(store.clone(), config(), SharedClock::new(clock.clone()));
 
     // Timeout bounds.
     assert!(matches!(
@@ -208,6 +210,11 @@ async fn suite(backend: &str) {
             .unwrap()
             .has_role("admin")
     );
+
+    // Leave nothing behind on shared servers: every session has an expiry.
+    let far = session_core::time::macros::datetime!(2100-01-01 0:00 UTC);
+    store.delete_expired(far).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 0);
 }
 
 async fn futures_count(manager: &SessionManager, ids: &[session_server::SessionId]) -> usize {
@@ -233,6 +240,14 @@ async fn sqlite_backend() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backend() {
     suite("postgres").await;
+    let pool = sqlx::PgPool::connect(PG).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP TABLE IF EXISTS {}",
+        pg_table()
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,13 +132,37 @@ async fn postgres() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis() {
-    session_core::conformance::run(|clock| async move {
-        let store = session_store::RedisStore::connect("redis://127.0.0.1:6379/")
-            .await
-            .expect("Redis on 127.0.0.1:6379")
-            .with_prefix(format!("{}:", unique("conformance")))
-            .with_clock(SharedClock::new(clock));
-        SharedSessionStore::new(store)
+    let prefixes = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let p = prefixes.clone();
+    session_core::conformance::run(move |clock| {
+        let prefix = format!("{}:", unique("conformance"));
+        p.lock().push(prefix.clone());
+        async move {
+            let store = session_store::RedisStore::connect("redis://127.0.0.1:6379/")
+                .await
+                .expect("Redis on 127.0.0.1:6379")
+                .with_prefix(prefix)
+                .with_clock(SharedClock::new(clock));
+            SharedSessionStore::new(store)
+        }
     })
     .await;
+    // Leave nothing behind.
+    let client = redis::Client::open("redis://127.0.0.1:6379/").unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let names: Vec<String> = prefixes.lock().drain(..).collect();
+    for prefix in names {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
 }

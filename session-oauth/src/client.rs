@@ -70,6 +70,12 @@ pub struct PendingAuthorization {
 
 impl PendingAuthorization {
     /// The `state` sent (compare it with the redirect's).
+    ///
+    /// ```no_run
+    /// # fn f(p: session_oauth::PendingAuthorization) {
+    /// let state = p.state();
+    /// # let _ = state; }
+    /// ```
     pub fn state(&self) -> &str {
         self.state.secret()
     }
@@ -79,11 +85,23 @@ impl PendingAuthorization {
     /// # Security
     ///
     /// Keep it with the pending request only; it must not leave the client.
+    ///
+    /// ```no_run
+    /// # fn f(p: session_oauth::PendingAuthorization) {
+    /// let verifier = p.code_verifier();
+    /// # let _ = verifier; }
+    /// ```
     pub fn code_verifier(&self) -> &str {
         self.verifier.secret()
     }
 
     /// The OpenID Connect nonce, when `openid` was requested.
+    ///
+    /// ```no_run
+    /// # fn f(p: session_oauth::PendingAuthorization) {
+    /// let nonce = p.nonce();
+    /// # let _ = nonce; }
+    /// ```
     pub fn nonce(&self) -> Option<&str> {
         self.nonce.as_deref()
     }
@@ -213,16 +231,34 @@ impl OAuthClient {
     }
 
     /// The provider's endpoints.
+    ///
+    /// ```no_run
+    /// # fn f(client: session_oauth::OAuthClient) {
+    /// println!("{}", client.metadata().token_endpoint);
+    /// # }
+    /// ```
     pub fn metadata(&self) -> &ProviderMetadata {
         &self.inner.metadata
     }
 
     /// The client id.
+    ///
+    /// ```no_run
+    /// # fn f(client: session_oauth::OAuthClient) {
+    /// println!("{}", client.client_id());
+    /// # }
+    /// ```
     pub fn client_id(&self) -> &str {
         &self.inner.client_id
     }
 
     /// The ID-token verifier, when the provider has a JWKS URI and issuer.
+    ///
+    /// ```no_run
+    /// # fn f(client: session_oauth::OAuthClient) {
+    /// let has_keys = client.id_token_verifier().is_some();
+    /// # let _ = has_keys; }
+    /// ```
     pub fn id_token_verifier(&self) -> Option<&IdTokenVerifier> {
         self.inner.id_tokens.as_ref()
     }
@@ -236,6 +272,14 @@ impl OAuthClient {
     ///
     /// [`Error::MissingEndpoint`] without an authorization endpoint;
     /// [`Error::Configuration`] without any redirect URI.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let redirect = url::Url::parse("http://127.0.0.1:8765/callback").unwrap();
+    /// let pending = client.authorization_request(Some(&redirect))?;
+    /// println!("open {}", pending.url);
+    /// # Ok(()) }
+    /// ```
     pub fn authorization_request(
         &self,
         redirect_uri: Option<&Url>,
@@ -286,6 +330,14 @@ impl OAuthClient {
     ///
     /// [`Error::InvalidGrant`] for a wrong code or verifier; ID-token and
     /// transport errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let pending = client.authorization_request(None)?;
+    /// // … the browser comes back with ?code=…&state=… (check the state) …
+    /// let tokens = client.exchange_code("code-from-redirect", &pending).await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
     pub async fn exchange_code(
         &self,
         code: &str,
@@ -309,6 +361,12 @@ impl OAuthClient {
     /// # Errors
     ///
     /// As [`exchange_code`](Self::exchange_code).
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let tokens = client.exchange_code_with_verifier("code", "kept-verifier", None).await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
     pub async fn exchange_code_with_verifier(
         &self,
         code: &str,
@@ -343,6 +401,12 @@ impl OAuthClient {
     /// # Errors
     ///
     /// [`Error::InvalidClient`] for a wrong secret; transport errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let tokens = client.client_credentials().await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
     pub async fn client_credentials(&self) -> Result<TokenSet> {
         let mut request = self
             .inner
@@ -365,6 +429,12 @@ impl OAuthClient {
     /// # Errors
     ///
     /// [`Error::InvalidGrant`] for wrong credentials; transport errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let tokens = client.password("ada@example.com", &"pw".to_owned().into()).await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
     pub async fn password(&self, username: &str, password: &SecretString) -> Result<TokenSet> {
         let user = ResourceOwnerUsername::new(username.to_owned());
         let pass = ResourceOwnerPassword::new(password.expose_secret().to_owned());
@@ -391,6 +461,13 @@ impl OAuthClient {
     ///
     /// [`Error::InvalidGrant`] for a dead (or reused) refresh token;
     /// [`Error::Configuration`] when `tokens` has no refresh token.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// # let tokens = session_core::TokenSet::new("at").with_refresh_token("rt");
+    /// let fresh = client.refresh(&tokens).await?;
+    /// # let _ = fresh; Ok(()) }
+    /// ```
     pub async fn refresh(&self, tokens: &TokenSet) -> Result<TokenSet> {
         let refresh = tokens.refresh_token().ok_or(Error::Configuration {
             reason: "the tokens carry no refresh token".into(),
@@ -404,6 +481,12 @@ impl OAuthClient {
     /// # Errors
     ///
     /// As [`refresh`](Self::refresh).
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let fresh = client.refresh_with("stored-refresh-token").await?;
+    /// # let _ = fresh; Ok(()) }
+    /// ```
     pub async fn refresh_with(&self, refresh_token: &str) -> Result<TokenSet> {
         let token = oauth2::RefreshToken::new(refresh_token.to_owned());
         let request = self
@@ -431,6 +514,13 @@ impl OAuthClient {
     /// [`Error::MissingEndpoint`] without a revocation endpoint;
     /// [`Error::Configuration`] for plain http to another host; server and
     /// transport errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// # let tokens = session_core::TokenSet::new("at");
+    /// client.revoke(&tokens).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn revoke(&self, tokens: &TokenSet) -> Result<()> {
         if let Some(refresh) = tokens.refresh_token() {
             self.revoke_one(refresh.expose_secret(), "refresh_token")
@@ -506,6 +596,13 @@ impl OAuthClient {
     ///
     /// [`Error::MissingEndpoint`] without an introspection endpoint; server
     /// and transport errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let info = client.introspect("access-token").await?;
+    /// println!("active: {}", info.active);
+    /// # Ok(()) }
+    /// ```
     pub async fn introspect(&self, access_token: &str) -> Result<Introspection> {
         let token = oauth2::AccessToken::new(access_token.to_owned());
         let response = self
@@ -579,18 +676,39 @@ pub struct OAuthClientBuilder {
 
 impl OAuthClientBuilder {
     /// The client secret (confidential clients).
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "svc").client_secret("s3cret").build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
         self.secret = Some(SecretString::from(secret.into()));
         self
     }
 
     /// How to send the secret (default `client_secret_basic`).
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "svc")
+    ///     .client_secret("s3cret")
+    ///     .client_auth(session_oauth::ClientAuth::Post)
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
     pub fn client_auth(mut self, auth: ClientAuth) -> Self {
         self.auth = auth;
         self
     }
 
     /// The registered redirect URI.
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "web").redirect_uri("https://app.example.com/callback").build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
     pub fn redirect_uri(mut self, uri: &str) -> Self {
         match Url::parse(uri) {
             Ok(url) => self.redirect_uri = Some(url),
@@ -604,6 +722,12 @@ impl OAuthClientBuilder {
     }
 
     /// Scopes to request.
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "app").scopes(["openid", "profile"]).build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
     pub fn scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -614,12 +738,24 @@ impl OAuthClientBuilder {
     }
 
     /// The HTTP client (default: one that never follows redirects).
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "app").http(session_oauth::OAuthHttp::new()?).build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
     pub fn http(mut self, http: OAuthHttp) -> Self {
         self.http = Some(http);
         self
     }
 
     /// The clock for token expiry and ID-token checks.
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "app").clock(session_core::SharedClock::default()).build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
         self
@@ -630,6 +766,12 @@ impl OAuthClientBuilder {
     /// # Errors
     ///
     /// The first invalid setting, or an empty client id.
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// assert!(session_oauth::OAuthClient::builder(provider, "").build().is_err());
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
     pub fn build(self) -> Result<OAuthClient> {
         if let Some(error) = self.error {
             return Err(error);

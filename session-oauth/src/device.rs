@@ -17,16 +17,37 @@ pub struct DeviceAuthorization {
 
 impl DeviceAuthorization {
     /// The code the user types.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let device = client.device_authorization().await?;
+    /// println!("enter {}", device.user_code());
+    /// # Ok(()) }
+    /// ```
     pub fn user_code(&self) -> &str {
         self.inner.user_code().secret()
     }
 
     /// Where the user types it.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let device = client.device_authorization().await?;
+    /// println!("at {}", device.verification_uri());
+    /// # Ok(()) }
+    /// ```
     pub fn verification_uri(&self) -> &str {
         self.inner.verification_uri()
     }
 
     /// A URI with the code filled in, when the server offers one.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let device = client.device_authorization().await?;
+    /// let _ = device.verification_uri_complete();
+    /// # Ok(()) }
+    /// ```
     pub fn verification_uri_complete(&self) -> Option<&str> {
         self.inner
             .verification_uri_complete()
@@ -34,11 +55,25 @@ impl DeviceAuthorization {
     }
 
     /// How long the codes stay valid.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let device = client.device_authorization().await?;
+    /// let _ = device.expires_in();
+    /// # Ok(()) }
+    /// ```
     pub fn expires_in(&self) -> Duration {
         self.inner.expires_in()
     }
 
     /// How long to wait between polls (5 s when the server says nothing).
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let device = client.device_authorization().await?;
+    /// let _ = device.interval();
+    /// # Ok(()) }
+    /// ```
     pub fn interval(&self) -> Duration {
         self.inner.interval()
     }
@@ -61,6 +96,13 @@ impl OAuthClient {
     ///
     /// [`Error::MissingEndpoint`] without a device endpoint; server and
     /// transport errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let device = client.device_authorization().await?;
+    /// eprintln!("open {} and enter {}", device.verification_uri(), device.user_code());
+    /// # Ok(()) }
+    /// ```
     pub async fn device_authorization(&self) -> Result<DeviceAuthorization> {
         let mut request =
             self.inner
@@ -90,6 +132,13 @@ impl OAuthClient {
     ///
     /// [`Error::AccessDenied`] when the user refuses, [`Error::ExpiredToken`]
     /// when the codes expire, and transport errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let device = client.device_authorization().await?;
+    /// let tokens = client.poll_device(&device).await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
     pub async fn poll_device(&self, authorization: &DeviceAuthorization) -> Result<TokenSet> {
         let request = self
             .inner

@@ -39,6 +39,13 @@ pub struct OAuth {
 
 impl OAuth {
     /// Wraps a client.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// let _ = auth.tokens();
+    /// # Ok(()) }
+    /// ```
     pub fn new(client: OAuthClient) -> Self {
         Self {
             client,
@@ -48,6 +55,14 @@ impl OAuth {
     }
 
     /// The current tokens.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// let signed_in = auth.tokens().is_some();
+    /// # let _ = signed_in;
+    /// # Ok(()) }
+    /// ```
     pub fn tokens(&self) -> Option<TokenSet> {
         self.tokens.lock().clone()
     }
@@ -62,6 +77,13 @@ impl OAuth {
     /// # Errors
     ///
     /// [`Error::InvalidGrant`] for wrong credentials.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// auth.sign_in_with_password("ada@example.com", "pw").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn sign_in_with_password(&self, email: &str, password: &str) -> Result<TokenSet> {
         let tokens = self
             .client
@@ -76,6 +98,13 @@ impl OAuth {
     /// # Errors
     ///
     /// [`Error::InvalidClient`] for wrong credentials.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// auth.sign_in_with_client("svc", "s3cret").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn sign_in_with_client(
         &self,
         client_id: &str,
@@ -94,6 +123,13 @@ impl OAuth {
     /// # Errors
     ///
     /// [`Error::Configuration`] without any refresh token; [`Error::InvalidGrant`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// auth.refresh_token(None).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn refresh_token(&self, token: Option<&str>) -> Result<TokenSet> {
         let refresh = match token {
             Some(t) => t.to_owned(),
@@ -112,6 +148,13 @@ impl OAuth {
     /// # Errors
     ///
     /// [`Error::InvalidGrant`] for a dead or reused token.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// auth.refresh_oauth_token("stored-refresh-token").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn refresh_oauth_token(&self, refresh_token: &str) -> Result<TokenSet> {
         let tokens = self.client.refresh_with(refresh_token).await?;
         Ok(self.keep(tokens))
@@ -123,6 +166,13 @@ impl OAuth {
     /// # Errors
     ///
     /// As the chosen grant.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// auth.refresh().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn refresh(&self) -> Result<TokenSet> {
         let current = self.tokens();
         match current {
@@ -146,6 +196,13 @@ impl OAuth {
     /// # Errors
     ///
     /// The revocation error, after forgetting the tokens.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// auth.sign_out().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn sign_out(&self) -> Result<()> {
         let tokens = self.tokens.lock().take();
         match (tokens, &self.client.metadata().revocation_endpoint) {
@@ -159,6 +216,14 @@ impl OAuth {
     /// # Errors
     ///
     /// [`Error::MissingEndpoint`] or [`Error::Configuration`] (no redirect URI).
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// let start = auth.get_authorization_url_and_code_verifier()?;
+    /// println!("open {}", start.url);
+    /// # Ok(()) }
+    /// ```
     pub fn get_authorization_url_and_code_verifier(&self) -> Result<AuthorizationUrl> {
         let pending: PendingAuthorization = self.client.authorization_request(None)?;
         Ok(AuthorizationUrl {
@@ -174,6 +239,13 @@ impl OAuth {
     /// # Errors
     ///
     /// [`Error::InvalidGrant`] for a wrong code or verifier.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// auth.authenticate_with_code_and_verifier("code", "kept-verifier").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn authenticate_with_code_and_verifier(
         &self,
         code: &str,

@@ -49,6 +49,18 @@ fn invalid(reason: &str) -> Error {
 impl IdTokenVerifier {
     /// A verifier for tokens that `issuer` signs with the keys at `jwks_uri`,
     /// for `client_id`. Leeway 60 s; unknown keys refetched at most once a minute.
+    ///
+    /// ```
+    /// let verifier = session_oauth::IdTokenVerifier::new(
+    ///     session_oauth::OAuthHttp::new()?,
+    ///     url::Url::parse("https://id.example.com/jwks").unwrap(),
+    ///     "https://id.example.com".into(),
+    ///     "my-app".into(),
+    ///     session_core::SharedClock::default(),
+    /// );
+    /// assert_eq!(verifier.fetches(), 0);
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
     pub fn new(
         http: OAuthHttp,
         jwks_uri: Url,
@@ -73,6 +85,12 @@ impl IdTokenVerifier {
     }
 
     /// How many times the JWKS was fetched.
+    ///
+    /// ```no_run
+    /// # fn f(v: session_oauth::IdTokenVerifier) {
+    /// println!("JWKS fetched {} times", v.fetches());
+    /// # }
+    /// ```
     pub fn fetches(&self) -> u64 {
         self.inner.fetches.load(Ordering::Relaxed)
     }
@@ -84,6 +102,13 @@ impl IdTokenVerifier {
     /// [`Error::InvalidIdToken`] naming the failed check: malformed, unknown
     /// key, bad signature, wrong issuer, wrong audience, expired, issued in
     /// the future, nonce mismatch; transport errors fetching the JWKS.
+    ///
+    /// ```no_run
+    /// # async fn run(v: session_oauth::IdTokenVerifier) -> Result<(), session_oauth::Error> {
+    /// let claims = v.verify("eyJ…", Some("the-nonce-sent")).await?;
+    /// println!("signed in as {:?}", claims.sub);
+    /// # Ok(()) }
+    /// ```
     pub async fn verify(&self, token: &str, nonce: Option<&str>) -> Result<Claims> {
         let header = decode_header(token).map_err(|_| invalid("the token is malformed"))?;
         if matches!(

@@ -52,6 +52,13 @@ impl LoopbackRedirect {
     /// # Errors
     ///
     /// [`Error::Listener`] when the port can't be bound.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_oauth::Error> {
+    /// let listener = session_oauth::LoopbackRedirect::bind(None, "/callback").await?;
+    /// assert!(listener.redirect_uri().as_str().starts_with("http://127.0.0.1:"));
+    /// # Ok(()) }
+    /// ```
     pub async fn bind(port: Option<u16>, path: &str) -> Result<Self> {
         let address = SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0)));
         let listener = TcpListener::bind(address)
@@ -81,6 +88,13 @@ impl LoopbackRedirect {
     }
 
     /// The redirect URI to register and send: `http://127.0.0.1:<port><path>`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), session_oauth::Error> {
+    /// let listener = session_oauth::LoopbackRedirect::bind(Some(8765), "/oauth/callback").await?;
+    /// assert_eq!(listener.redirect_uri().as_str(), "http://127.0.0.1:8765/oauth/callback");
+    /// # Ok(()) }
+    /// ```
     pub fn redirect_uri(&self) -> &Url {
         &self.redirect_uri
     }
@@ -94,6 +108,16 @@ impl LoopbackRedirect {
     /// [`Error::StateMismatch`], the provider's error (e.g.
     /// [`Error::AccessDenied`]), [`Error::Timeout`], or
     /// [`Error::InvalidResponse`] for a redirect without a code.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let listener = session_oauth::LoopbackRedirect::bind(None, "/callback").await?;
+    /// let pending = client.authorization_request(Some(listener.redirect_uri()))?;
+    /// eprintln!("open {}", pending.url);
+    /// let code = listener.wait(pending.state(), std::time::Duration::from_secs(300)).await?;
+    /// let tokens = client.exchange_code(&code, &pending).await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
     pub async fn wait(self, expected_state: &str, timeout: Duration) -> Result<String> {
         let (tx, rx) = oneshot::channel::<Result<String>>();
         let slot = Arc::new(Mutex::new(Some(tx)));
@@ -191,6 +215,15 @@ impl OAuthClient {
     ///
     /// Any error of [`LoopbackRedirect::wait`] or
     /// [`exchange_code`](OAuthClient::exchange_code).
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let listener = session_oauth::LoopbackRedirect::bind(None, "/callback").await?;
+    /// let tokens = client
+    ///     .authorize_with_loopback(listener, std::time::Duration::from_secs(300), |url| eprintln!("open {url}"))
+    ///     .await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
     pub async fn authorize_with_loopback(
         &self,
         listener: LoopbackRedirect,

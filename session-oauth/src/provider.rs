@@ -64,6 +64,13 @@ pub struct OAuthTokenProvider {
 
 impl OAuthTokenProvider {
     /// A provider for `client` signing in with `grant`.
+    ///
+    /// ```no_run
+    /// # fn f(client: session_oauth::OAuthClient) {
+    /// let provider = session_oauth::OAuthTokenProvider::new(client, session_oauth::Grant::ClientCredentials);
+    /// let tokens = session_auth::TokenManager::builder(provider).build();
+    /// # let _ = tokens; }
+    /// ```
     pub fn new(client: OAuthClient, grant: Grant) -> Self {
         Self { client, grant }
     }

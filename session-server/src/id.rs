@@ -31,6 +31,11 @@ impl SessionId {
     ///
     /// If the operating system has no random source (it always has on the
     /// platforms session-kit supports).
+    ///
+    /// ```
+    /// let id = session_server::SessionId::generate();
+    /// assert_eq!(id.as_str().len(), 43);
+    /// ```
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).expect("the OS random number generator is available");
@@ -43,6 +48,10 @@ impl SessionId {
     /// # Errors
     ///
     /// [`Error::MalformedId`] for anything else (including oversized input).
+    ///
+    /// ```
+    /// assert!(session_server::SessionId::parse("too-short").is_err());
+    /// ```
     pub fn parse(text: &str) -> Result<Self> {
         let ok = text.len() == ENCODED_LEN
             && text
@@ -60,6 +69,12 @@ impl SessionId {
     /// # Security
     ///
     /// Anyone holding it holds the session: send it only to its owner.
+    ///
+    /// ```
+    /// let id = session_server::SessionId::generate();
+    /// let header_value = id.as_str();
+    /// # let _ = header_value;
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }

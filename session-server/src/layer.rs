@@ -36,6 +36,12 @@ pub struct SessionLayer {
 impl SessionLayer {
     /// A layer over `manager` (its configuration decides the paths, header,
     /// cookie and https rules).
+    ///
+    /// ```
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let layer = session_server::SessionLayer::new(manager);
+    /// # let _ = layer;
+    /// ```
     pub fn new(manager: SessionManager) -> Self {
         Self { manager }
     }

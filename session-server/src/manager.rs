@@ -151,6 +151,11 @@ impl SessionManager {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// assert_eq!(manager.config().header, "X-Session-ID");
+    /// ```
     pub fn config(&self) -> &SessionConfig {
         &self.inner.config
     }
@@ -182,6 +187,15 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::TimeoutOutOfRange`], [`Error::InvalidUserId`], [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let (id, session) = manager.create("ada", Some(1800), serde_json::json!({"role": "admin"})).await?;
+    /// assert_eq!(session.timeout_secs, 1800);
+    /// # let _ = id;
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn create(
         &self,
         user_id: &str,
@@ -250,6 +264,14 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::MalformedId`], [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let (id, _) = manager.create("ada", None, serde_json::json!({})).await?;
+    /// assert!(manager.get(id.as_str()).await?.is_some());
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn get(&self, id: &str) -> Result<Option<ServerSession>> {
         let id = SessionId::parse(id)?;
         self.get_by(&id).await.map(|found| found.map(|(_, s)| s))
@@ -275,6 +297,15 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::MalformedId`], [`Error::NotFound`], [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let (id, _) = manager.create("ada", None, serde_json::json!({})).await?;
+    /// let session = manager.touch(id.as_str()).await?;
+    /// # let _ = session;
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn touch(&self, id: &str) -> Result<ServerSession> {
         let id = SessionId::parse(id)?;
         let (key, mut session) = self.get_by(&id).await?.ok_or(Error::NotFound)?;
@@ -300,6 +331,14 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::MalformedId`], [`Error::NotFound`], [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let (id, _) = manager.create("ada", Some(600), serde_json::json!({})).await?;
+    /// assert_eq!(manager.extend(id.as_str(), 1800).await?.timeout_secs, 2400);
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn extend(&self, id: &str, seconds: u64) -> Result<ServerSession> {
         let id = SessionId::parse(id)?;
         let (key, mut session) = self.get_by(&id).await?.ok_or(Error::NotFound)?;
@@ -325,6 +364,16 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::MalformedId`], [`Error::NotFound`], [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let (old, _) = manager.create("ada", None, serde_json::json!({"role": "user"})).await?;
+    /// let (new, _) = manager.rotate(old.as_str(), Some(serde_json::json!({"role": "admin"}))).await?;
+    /// assert!(manager.get(old.as_str()).await?.is_none());
+    /// # let _ = new;
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn rotate(
         &self,
         id: &str,
@@ -349,6 +398,14 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::MalformedId`], [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let (id, _) = manager.create("ada", None, serde_json::json!({})).await?;
+    /// assert!(manager.invalidate(id.as_str()).await?);
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn invalidate(&self, id: &str) -> Result<bool> {
         let id = SessionId::parse(id)?;
         let done = self.inner.store.delete(&id.storage_key()).await?;
@@ -363,6 +420,14 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// manager.create("ada", None, serde_json::json!({})).await?;
+    /// assert_eq!(manager.invalidate_user("ada").await?, 1);
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn invalidate_user(&self, user_id: &str) -> Result<u64> {
         let n = self.inner.store.delete_by_owner(user_id).await?;
         self.inner.invalidated.fetch_add(n, Ordering::Relaxed);
@@ -374,6 +439,14 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// manager.create("ada", None, serde_json::json!({})).await?;
+    /// assert_eq!(manager.list_user("ada").await?.len(), 1);
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<ServerSession>> {
         let now = self.inner.clock.now();
         let mut sessions: Vec<ServerSession> = self
@@ -394,6 +467,14 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// manager.create("ada", None, serde_json::json!({})).await?;
+    /// assert_eq!(manager.stats().await?.active, 1);
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn stats(&self) -> Result<SessionStats> {
         Ok(SessionStats {
             active: self.inner.store.count().await?,
@@ -411,6 +492,13 @@ impl SessionManager {
     /// # Errors
     ///
     /// [`Error::Store`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// assert_eq!(manager.cleanup().await?, 0);
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub async fn cleanup(&self) -> Result<u64> {
         let n = self
             .inner
@@ -424,6 +512,13 @@ impl SessionManager {
     /// Starts the background cleanup every `cleanup_interval` (once; later
     /// calls do nothing). It stops when the last handle to the manager is
     /// dropped.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// manager.start_cleanup();
+    /// # Ok::<(), session_server::Error>(()) }).unwrap();
+    /// ```
     pub fn start_cleanup(&self) {
         let mut slot = self.inner.cleanup.lock();
         if slot.is_some() {

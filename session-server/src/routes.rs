@@ -53,6 +53,11 @@ struct AppState {
 
 impl SessionRoutes {
     /// The endpoints over `manager`.
+    ///
+    /// ```
+    /// let routes = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default()));
+    /// # let _ = routes;
+    /// ```
     pub fn new(manager: SessionManager) -> Self {
         Self {
             manager,
@@ -61,6 +66,20 @@ impl SessionRoutes {
     }
 
     /// Lets `hook` authorise session creation (besides the admin token).
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct AdminsOnly;
+    /// #[async_trait::async_trait]
+    /// impl session_server::AuthorizeCreate for AdminsOnly {
+    ///     async fn may_create(&self, headers: &http::HeaderMap, _user: &str) -> bool {
+    ///         headers.contains_key("x-verified-admin")
+    ///     }
+    /// }
+    /// let routes = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default()))
+    ///     .authorize_create(AdminsOnly);
+    /// # let _ = routes;
+    /// ```
     #[must_use]
     pub fn authorize_create(mut self, hook: impl AuthorizeCreate + 'static) -> Self {
         self.authorize = Some(Arc::new(hook));
@@ -70,6 +89,11 @@ impl SessionRoutes {
     /// The router: `/sessions/create`, `/sessions/{session_id}`, `…/activity`,
     /// `…/extend`, `/sessions/user/{user_id}`, `/sessions/user/{user_id}/sessions`,
     /// `/sessions/stats`, `/sessions/validate`.
+    ///
+    /// ```
+    /// let app: axum::Router = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default())).into_router();
+    /// # let _ = app;
+    /// ```
     pub fn into_router(self) -> Router {
         let state = AppState {
             manager: self.manager.clone(),

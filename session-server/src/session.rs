@@ -42,6 +42,12 @@ use session_core::time;
 
 impl ServerSession {
     /// A session created at `now`.
+    ///
+    /// ```
+    /// let t = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let s = session_server::ServerSession::new("ada".into(), t, 600, t + std::time::Duration::from_secs(3600), serde_json::json!({"role": "admin", "permissions": ["read"]}));
+    /// assert_eq!(s.user_id, "ada");
+    /// ```
     pub fn new(
         user_id: String,
         now: OffsetDateTime,
@@ -61,27 +67,57 @@ impl ServerSession {
 
     /// When it expires: idle timeout after the last activity, capped by the
     /// absolute lifetime.
+    ///
+    /// ```
+    /// let t = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let s = session_server::ServerSession::new("ada".into(), t, 600, t + std::time::Duration::from_secs(3600), serde_json::json!({"role": "admin", "permissions": ["read"]}));
+    /// assert_eq!(s.expires_at(), t + std::time::Duration::from_secs(600));
+    /// ```
     pub fn expires_at(&self) -> OffsetDateTime {
         let idle = self.last_activity + std::time::Duration::from_secs(self.timeout_secs);
         idle.min(self.absolute_expires_at)
     }
 
     /// Whether it has expired at `now`.
+    ///
+    /// ```
+    /// let t = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let s = session_server::ServerSession::new("ada".into(), t, 600, t + std::time::Duration::from_secs(3600), serde_json::json!({"role": "admin", "permissions": ["read"]}));
+    /// assert!(s.is_expired(t + std::time::Duration::from_secs(600)));
+    /// ```
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         now >= self.expires_at()
     }
 
     /// The `role` in the metadata.
+    ///
+    /// ```
+    /// let t = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let s = session_server::ServerSession::new("ada".into(), t, 600, t + std::time::Duration::from_secs(3600), serde_json::json!({"role": "admin", "permissions": ["read"]}));
+    /// assert_eq!(s.role(), Some("admin"));
+    /// ```
     pub fn role(&self) -> Option<&str> {
         self.metadata.get("role").and_then(Value::as_str)
     }
 
     /// Whether the metadata's `role` is `role`.
+    ///
+    /// ```
+    /// let t = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let s = session_server::ServerSession::new("ada".into(), t, 600, t + std::time::Duration::from_secs(3600), serde_json::json!({"role": "admin", "permissions": ["read"]}));
+    /// assert!(s.has_role("admin"));
+    /// ```
     pub fn has_role(&self, role: &str) -> bool {
         self.role() == Some(role)
     }
 
     /// Whether `permission` is in the metadata's `permissions`.
+    ///
+    /// ```
+    /// let t = time::macros::datetime!(2030-01-01 0:00 UTC);
+    /// let s = session_server::ServerSession::new("ada".into(), t, 600, t + std::time::Duration::from_secs(3600), serde_json::json!({"role": "admin", "permissions": ["read"]}));
+    /// assert!(s.has_permission("read") && !s.has_permission("write"));
+    /// ```
     pub fn has_permission(&self, permission: &str) -> bool {
         self.metadata
             .get("permissions")

@@ -92,8 +92,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     println!("session-kit quickstart");
 
-    step("1. A demo identity provider and API start on 127.0.0.1 (tokens live 4 s)");
-    let demo = Demo::start(4).await;
+    step("1. A demo identity provider and API start on 127.0.0.1 (tokens live 6 s)");
+    let demo = Demo::start(6).await;
     println!("issuer {}", demo.issuer);
     let provider = ProviderMetadata::discover(&OAuthHttp::new()?, &demo.issuer).await?;
     let client = OAuthClient::builder(provider, "service")
@@ -155,7 +155,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     step("4. Time passes: the token expires; the next call refreshes it first");
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // Six-second tokens count as expired in their last 1.5 s.
+    tokio::time::sleep(Duration::from_millis(4700)).await;
     let response = session.get("orders").send().await?;
     println!(
         "GET /api/orders -> {} (token refreshes so far: {})",

@@ -109,6 +109,25 @@ impl FileBackend {
         &self.inner.path
     }
 
+    /// Writes `record` under `key` only if a live record is there
+    /// (`want_live`) or is not (`!want_live`). Returns whether it wrote.
+    pub(crate) async fn write_if(
+        &self,
+        key: &str,
+        record: &StoreRecord,
+        want_live: bool,
+    ) -> Result<bool> {
+        let (key, record) = (key.to_owned(), StoredRecord::from(record));
+        self.with_document(move |doc, now| {
+            if doc.live(&key, now).is_some() != want_live {
+                return (false, false);
+            }
+            doc.records.insert(key, record);
+            (true, true)
+        })
+        .await
+    }
+
     /// Runs `f` on the document under a lock; writes the document back when
     /// `f` says it changed it.
     pub(crate) async fn with_document<R, F>(&self, f: F) -> Result<R>
@@ -261,15 +280,8 @@ macro_rules! file_store_impl {
                 key: &str,
                 record: &StoreRecord,
             ) -> session_core::Result<bool> {
-                let (key, record) = (key.to_owned(), StoredRecord::from(record));
                 self.backend
-                    .with_document(move |doc, now| {
-                        if doc.live(&key, now).is_some() {
-                            return (false, false);
-                        }
-                        doc.records.insert(key, record);
-                        (true, true)
-                    })
+                    .write_if(key, record, false)
                     .await
                     .map_err(|e| e.into_core("insert the record"))
             }
@@ -279,15 +291,8 @@ macro_rules! file_store_impl {
                 key: &str,
                 record: &StoreRecord,
             ) -> session_core::Result<bool> {
-                let (key, record) = (key.to_owned(), StoredRecord::from(record));
                 self.backend
-                    .with_document(move |doc, now| {
-                        if doc.live(&key, now).is_none() {
-                            return (false, false);
-                        }
-                        doc.records.insert(key, record);
-                        (true, true)
-                    })
+                    .write_if(key, record, true)
                     .await
                     .map_err(|e| e.into_core("update the record"))
             }

@@ -520,6 +520,21 @@ impl SessionManager {
         self.inner.writes.load(Ordering::Relaxed)
     }
 
+    /// Replaces the session from `record` only if one is held (`want_held`)
+    /// or is not; the check and the replacement happen under one lock.
+    fn replace_own_if(&self, record: &StoreRecord, want_held: bool) -> session_core::Result<bool> {
+        let data = SessionData::from_value(record.data.clone())?;
+        {
+            let mut state = self.inner.state.lock();
+            if state.is_some() != want_held {
+                return Ok(false);
+            }
+            *state = Some(data);
+        }
+        self.changed();
+        Ok(true)
+    }
+
     /// This manager as a store for a `Session`: its own key is served from
     /// memory with coalesced writes; other keys go to the underlying store.
     ///
@@ -560,11 +575,7 @@ impl SessionStore for SessionManager {
         record: &StoreRecord,
     ) -> session_core::Result<bool> {
         if key == self.inner.key {
-            if self.inner.state.lock().is_some() {
-                return Ok(false);
-            }
-            SessionStore::save(self, key, record).await?;
-            return Ok(true);
+            return self.replace_own_if(record, false);
         }
         self.inner.store.insert_if_absent(key, record).await
     }
@@ -575,11 +586,7 @@ impl SessionStore for SessionManager {
         record: &StoreRecord,
     ) -> session_core::Result<bool> {
         if key == self.inner.key {
-            if self.inner.state.lock().is_none() {
-                return Ok(false);
-            }
-            SessionStore::save(self, key, record).await?;
-            return Ok(true);
+            return self.replace_own_if(record, true);
         }
         self.inner.store.update_if_exists(key, record).await
     }

@@ -15,7 +15,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
 use crate::error::{Result, StoreError};
 use crate::record::{from_millis, to_millis};
-use crate::sql::{check_table_name, map_sqlx};
+use crate::sql::{check_table_name, count_live, map_sqlx};
 
 /// Sessions in a PostgreSQL table.
 ///
@@ -270,12 +270,7 @@ impl SessionStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| map_sqlx(e).into_core("delete the record"))?;
-        Ok(rows.iter().any(|r| {
-            r.try_get::<Option<i64>, _>(0)
-                .ok()
-                .flatten()
-                .is_none_or(|at| at > now)
-        }))
+        Ok(count_live(&rows, now) > 0)
     }
 
     async fn list_by_owner(&self, owner: &str) -> session_core::Result<Vec<(String, StoreRecord)>> {
@@ -304,15 +299,7 @@ impl SessionStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| map_sqlx(e).into_core("delete the owner's records"))?;
-        Ok(rows
-            .iter()
-            .filter(|r| {
-                r.try_get::<Option<i64>, _>(0)
-                    .ok()
-                    .flatten()
-                    .is_none_or(|at| at > now)
-            })
-            .count() as u64)
+        Ok(count_live(&rows, now))
     }
 
     async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {

@@ -46,6 +46,24 @@ pub(crate) fn map_sqlx(error: sqlx::Error) -> StoreError {
     }
 }
 
+/// How many rows of a `DELETE … RETURNING expires_at` were live at `now_ms`
+/// (no expiry, or a later one).
+pub(crate) fn count_live<R>(rows: &[R], now_ms: i64) -> u64
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .filter(|r| {
+            r.try_get::<Option<i64>, _>(0usize)
+                .ok()
+                .flatten()
+                .is_none_or(|at| at > now_ms)
+        })
+        .count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 
 use crate::error::{Result, StoreError};
 use crate::record::{from_millis, to_millis};
-use crate::sql::{check_table_name, map_sqlx};
+use crate::sql::{check_table_name, count_live, map_sqlx};
 
 /// The default table name.
 pub(crate) const DEFAULT_TABLE: &str = "sessions";
@@ -325,12 +325,7 @@ impl SessionStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| map_sqlx(e).into_core("delete the record"))?;
-        Ok(rows.iter().any(|r| {
-            r.try_get::<Option<i64>, _>(0)
-                .ok()
-                .flatten()
-                .is_none_or(|at| at > now)
-        }))
+        Ok(count_live(&rows, now) > 0)
     }
 
     async fn list_by_owner(&self, owner: &str) -> session_core::Result<Vec<(String, StoreRecord)>> {
@@ -359,15 +354,7 @@ impl SessionStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| map_sqlx(e).into_core("delete the owner's records"))?;
-        Ok(rows
-            .iter()
-            .filter(|r| {
-                r.try_get::<Option<i64>, _>(0)
-                    .ok()
-                    .flatten()
-                    .is_none_or(|at| at > now)
-            })
-            .count() as u64)
+        Ok(count_live(&rows, now))
     }
 
     async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {

@@ -86,6 +86,7 @@ mod error;
 mod persistence;
 mod request;
 mod session;
+mod sharded_header;
 mod sign_in;
 mod token_manager;
 mod transport;

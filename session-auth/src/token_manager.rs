@@ -38,6 +38,7 @@ use session_retry::{RetryPolicy, RetryReason, RetryScope, Verdict, retry_with};
 use tokio::sync::{OnceCell, watch};
 
 use crate::persistence::Persistence;
+use crate::sharded_header::ShardedHeader;
 
 type Shared = Result<Arc<Current>, Arc<CoreError>>;
 type Listener = Arc<dyn Fn(&TokenSet) + Send + Sync>;
@@ -50,14 +51,32 @@ const PROACTIVE_BACKOFF: Duration = Duration::from_secs(30);
 const LEASE_TTL: Duration = Duration::from_secs(30);
 const LEASE_PATIENCE: Duration = Duration::from_secs(45);
 
-/// A token set with its ready-made `Authorization` value.
+/// A token set with its ready-made `Authorization` value and the instants
+/// (under the manager's policy) at which it is due for a refresh and counts
+/// as expired, so a read is one clock reading and two comparisons.
 struct Current {
     tokens: TokenSet,
     header: HeaderValue,
+    copies: ShardedHeader,
+    /// Unix nanoseconds.
+    refresh_at: Option<i128>,
+    /// Unix nanoseconds.
+    expired_at: Option<i128>,
 }
 
 impl Current {
-    fn new(tokens: TokenSet) -> session_core::Result<Self> {
+    fn new(tokens: TokenSet, policy: &ExpiryPolicy) -> session_core::Result<Self> {
+        let expiry = tokens.expiry();
+        let threshold = |margin: Duration| {
+            let margin =
+                session_core::time::Duration::try_from(margin.saturating_add(policy.leeway()))
+                    .unwrap_or(session_core::time::Duration::MAX);
+            expiry
+                .expires_at
+                .map(|at| at.checked_sub(margin).unwrap_or(at).unix_timestamp_nanos())
+        };
+        let refresh_at = threshold(policy.effective_window(expiry.lifetime()));
+        let expired_at = threshold(policy.effective_buffer(expiry.lifetime()));
         let scheme = if tokens.token_type().eq_ignore_ascii_case("bearer") {
             "Bearer"
         } else {
@@ -70,7 +89,23 @@ impl Current {
         .map_err(|_| CoreError::InvalidTokenResponse {
             reason: "the access token can't be sent in a header",
         })?;
-        Ok(Self { tokens, header })
+        Ok(Self {
+            tokens,
+            copies: ShardedHeader::new(&header),
+            header,
+            refresh_at,
+            expired_at,
+        })
+    }
+
+    /// `now` in Unix nanoseconds.
+    fn is_expired(&self, now: i128) -> bool {
+        self.expired_at.is_some_and(|at| now >= at)
+    }
+
+    /// `now` in Unix nanoseconds.
+    fn needs_refresh(&self, now: i128) -> bool {
+        self.refresh_at.is_some_and(|at| now >= at)
     }
 }
 
@@ -176,6 +211,27 @@ impl TokenManager {
         self.inner.current.load().as_ref().map(|c| c.tokens.clone())
     }
 
+    /// The `Authorization` value of the cached token when it is still valid
+    /// now: never waits, never refreshes, never allocates. `None` when there
+    /// is no token yet or it has expired (then [`token`](Self::token) or a
+    /// request through the session gets a fresh one).
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let tokens = session_auth::TokenManager::builder(Login).build();
+    /// assert!(tokens.cached_authorization().is_none());
+    /// let tokens = session_auth::TokenManager::builder(Login).initial_tokens(TokenSet::new("a")).build();
+    /// assert_eq!(tokens.cached_authorization().unwrap(), "Bearer a");
+    /// ```
+    pub fn cached_authorization(&self) -> Option<HeaderValue> {
+        self.cached(self.inner.clock.unix_nanos())
+            .map(|(value, _)| value)
+    }
+
     /// The token's status now, or `None` without a token.
     ///
     /// ```
@@ -262,7 +318,30 @@ impl TokenManager {
 
     /// The `Authorization` header value for the current token.
     pub(crate) async fn authorization(&self) -> session_core::Result<HeaderValue> {
-        Ok(self.access().await?.header.clone())
+        if self.inner.restored.initialized()
+            && let Some((value, due)) = self.cached(self.inner.clock.unix_nanos())
+        {
+            if due {
+                self.refresh_in_background();
+            }
+            return Ok(value);
+        }
+        Ok(self.access().await?.copies.get())
+    }
+
+    /// The cached value if not expired at `now` (Unix nanoseconds), and
+    /// whether it is due for a refresh.
+    fn cached(&self, now: i128) -> Option<(HeaderValue, bool)> {
+        let current = self.inner.current.load();
+        let current = current.as_ref()?;
+        (!current.is_expired(now)).then(|| (current.copies.get(), current.needs_refresh(now)))
+    }
+
+    /// Starts a refresh that no caller waits for, unless a recent one failed.
+    fn refresh_in_background(&self) {
+        if self.background_allowed(self.inner.clock.now()) {
+            drop(self.start_refresh(self.inner.current.load_full(), false));
+        }
     }
 
     /// Refreshes now, whatever the expiry says (joining a refresh in flight).
@@ -310,7 +389,7 @@ impl TokenManager {
     /// # Ok::<(), session_core::Error>(()) }).unwrap();
     /// ```
     pub async fn set_tokens(&self, tokens: TokenSet) -> session_core::Result<()> {
-        let current = Arc::new(Current::new(tokens)?);
+        let current = Arc::new(Current::new(tokens, &self.inner.policy)?);
         self.inner.current.store(Some(current.clone()));
         self.inner.changed(&current).await
     }
@@ -377,12 +456,12 @@ impl TokenManager {
     async fn access(&self) -> session_core::Result<Arc<Current>> {
         self.ensure_restored().await?;
         let now = self.inner.clock.now();
+        let nanos = now.unix_timestamp_nanos();
         let seen = self.inner.current.load_full();
         if let Some(current) = &seen
-            && !current.tokens.is_expired(now, &self.inner.policy)
+            && !current.is_expired(nanos)
         {
-            if current.tokens.needs_refresh(now, &self.inner.policy) && self.background_allowed(now)
-            {
+            if current.needs_refresh(nanos) && self.background_allowed(now) {
                 drop(self.start_refresh(seen.clone(), false));
             }
             return Ok(current.clone());
@@ -409,7 +488,7 @@ impl TokenManager {
                 {
                     self.inner
                         .current
-                        .store(Some(Arc::new(Current::new(tokens)?)));
+                        .store(Some(Arc::new(Current::new(tokens, &self.inner.policy)?)));
                 }
                 Ok::<(), CoreError>(())
             })
@@ -436,10 +515,7 @@ impl TokenManager {
         };
         if let Some(latest) = &latest
             && changed
-            && (force
-                || !latest
-                    .tokens
-                    .is_expired(self.inner.clock.now(), &self.inner.policy))
+            && (force || !latest.is_expired(self.inner.clock.unix_nanos()))
         {
             return watch::channel(Some(Ok(latest.clone()))).1;
         }
@@ -530,7 +606,7 @@ impl Inner {
             if newer {
                 if !stored.is_expired(self.clock.now(), &self.policy) {
                     // Another process refreshed while we waited: use its tokens.
-                    return Ok(Arc::new(Current::new(stored)?));
+                    return Ok(Arc::new(Current::new(stored, &self.policy)?));
                 }
                 // Its refresh token is the live one.
                 previous = Some(stored);
@@ -569,7 +645,7 @@ impl Inner {
             }
             other => other?,
         };
-        Ok(Arc::new(Current::new(tokens)?))
+        Ok(Arc::new(Current::new(tokens, &self.policy)?))
     }
 
     async fn with_retry<F, Fut>(&self, mut op: F) -> session_core::Result<TokenSet>
@@ -799,7 +875,7 @@ impl TokenManagerBuilder {
     pub fn build(self) -> TokenManager {
         let current = self
             .initial
-            .and_then(|t| Current::new(t).ok())
+            .and_then(|t| Current::new(t, &self.policy).ok())
             .map(Arc::new);
         TokenManager {
             inner: Arc::new(Inner {

@@ -23,6 +23,19 @@ use time::OffsetDateTime;
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.
     fn now(&self) -> OffsetDateTime;
+
+    /// The current time as nanoseconds since the Unix epoch: the same
+    /// instant as [`now`](Clock::now), for hot paths that only compare
+    /// instants. Override it when your clock can answer faster than
+    /// building an `OffsetDateTime`.
+    ///
+    /// ```
+    /// use session_core::{Clock, SystemClock};
+    /// assert!(SystemClock.unix_nanos() > 1_700_000_000_000_000_000);
+    /// ```
+    fn unix_nanos(&self) -> i128 {
+        self.now().unix_timestamp_nanos()
+    }
 }
 
 /// The operating system's clock.
@@ -39,6 +52,14 @@ impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // the one place that reads the system time
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    #[allow(clippy::disallowed_methods)] // the one place that reads the system time
+    fn unix_nanos(&self) -> i128 {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(since) => since.as_nanos() as i128,
+            Err(before) => -(before.duration().as_nanos() as i128),
+        }
     }
 }
 
@@ -75,6 +96,17 @@ impl SharedClock {
     pub fn now(&self) -> OffsetDateTime {
         self.0.now()
     }
+
+    /// The current time as nanoseconds since the Unix epoch.
+    ///
+    /// ```
+    /// let clock = session_core::SharedClock::default();
+    /// let (a, b) = (clock.unix_nanos(), clock.now().unix_timestamp_nanos());
+    /// assert!(b >= a && b - a < 1_000_000_000);
+    /// ```
+    pub fn unix_nanos(&self) -> i128 {
+        self.0.unix_nanos()
+    }
 }
 
 impl Default for SharedClock {
@@ -92,6 +124,10 @@ impl fmt::Debug for SharedClock {
 impl Clock for SharedClock {
     fn now(&self) -> OffsetDateTime {
         self.0.now()
+    }
+
+    fn unix_nanos(&self) -> i128 {
+        self.0.unix_nanos()
     }
 }
 

@@ -19,26 +19,26 @@ const LAYERING: &[(&str, &[&str])] = &[
     ("session-retry", &["sqlx", "redis", "axum"]),
 ];
 
-struct Step {
+pub(crate) struct Step {
     name: String,
     ok: bool,
     secs: f64,
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask sits in the workspace")
         .to_path_buf()
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(workspace_root());
     cmd
 }
 
-fn run_step(steps: &mut Vec<Step>, name: &str, mut cmd: Command) -> bool {
+pub(crate) fn run_step(steps: &mut Vec<Step>, name: &str, mut cmd: Command) -> bool {
     println!("\n--- {name}");
     let start = Instant::now();
     let ok = match cmd.status() {
@@ -235,10 +235,40 @@ pub(crate) fn run() -> ExitCode {
         run_step(&mut steps, &format!("facade with `{feature}` alone"), check);
     }
 
+    bench_steps(&mut steps);
+
     summary(&steps, started)
 }
 
-fn summary(steps: &[Step], started: Instant) -> ExitCode {
+/// The benchmark workspaces: formatted, clippy-clean, and their benches and
+/// servers compile (CI never runs them; `cargo xtask bench` does).
+fn bench_steps(steps: &mut Vec<Step>) {
+    for (name, manifest) in crate::bench::MANIFESTS {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--check", "--manifest-path", manifest]);
+        run_step(steps, &format!("{name}: rustfmt"), fmt);
+
+        let mut clippy = crate::bench::cargo_in_bench_target();
+        clippy.args([
+            "clippy",
+            "--manifest-path",
+            manifest,
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        run_step(steps, &format!("{name}: clippy"), clippy);
+    }
+    let mut benches = crate::bench::cargo_in_bench_target();
+    benches.args(["bench", "--no-run", "--manifest-path", crate::bench::BENCH]);
+    run_step(steps, "benches compile", benches);
+    let mut peer = crate::bench::cargo_in_bench_target();
+    peer.args(["build", "--release", "--manifest-path", crate::bench::PEER]);
+    run_step(steps, "tower-sessions peer compiles", peer);
+}
+
+pub(crate) fn summary(steps: &[Step], started: Instant) -> ExitCode {
     let failed: Vec<&str> = steps
         .iter()
         .filter(|s| !s.ok)

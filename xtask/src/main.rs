@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bench;
 mod ci;
 mod services;
 
@@ -16,6 +17,8 @@ Tasks:
   ci        everything CI checks: rustfmt, clippy (-D warnings), the duplicate-crate
             check, the tests (needs Redis and PostgreSQL on 127.0.0.1), rustdoc with
             warnings denied, and the facade with no features and with each feature alone
+  bench     run the benchmarks P1–P7 side by side with raw reqwest, reqwest-middleware
+            and tower-sessions (needs wrk) and write BENCHMARKS.md
   services  check that Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432) answer
   help      this text
 ";
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("ci") => ci::run(),
+        Some("bench") => bench::run(),
         Some("services") => {
             if services::check_all() {
                 ExitCode::SUCCESS

@@ -1,0 +1,95 @@
+//! P2: reading the cached token (the `Authorization` value a request gets)
+//! at 1 and 2 threads: session-kit's `TokenManager::cached_authorization`,
+//! side by side with the two usual hand-written caches, `RwLock<Arc<_>>` +
+//! clone and `ArcSwap::load_full`.
+//!
+//! With 2 threads both read the same cache at once; the time is per read.
+
+use std::hint::black_box;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use http::HeaderValue;
+use parking_lot::RwLock;
+use session_auth::TokenManager;
+use session_kit_bench::{HourToken, TOKEN, hour_token};
+
+/// Runs `read` `iters` times on each of `threads` threads at once and
+/// returns the slowest thread's time.
+fn contended<F: Fn() + Sync>(threads: usize, iters: u64, read: &F) -> Duration {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        read();
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a reader thread"))
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+fn p2(c: &mut Criterion) {
+    let rt = session_kit_bench::runtime();
+    let _guard = rt.enter();
+    let manager = TokenManager::builder(HourToken)
+        .initial_tokens(hour_token())
+        .build();
+    assert!(manager.cached_authorization().is_some());
+    let value = HeaderValue::from_str(&format!("Bearer {TOKEN}")).expect("a header value");
+    let rwlock = RwLock::new(Arc::new(value.clone()));
+    let swap = ArcSwap::from_pointee(value);
+
+    let mut group = c.benchmark_group("P2");
+    for threads in [1usize, 2] {
+        group.bench_with_input(
+            BenchmarkId::new("session-kit cached_authorization", threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iters| {
+                    contended(threads, iters, &|| {
+                        black_box(manager.cached_authorization());
+                    })
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("RwLock<Arc> + clone", threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iters| {
+                    contended(threads, iters, &|| {
+                        black_box(rwlock.read().clone());
+                    })
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("ArcSwap load_full", threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iters| {
+                    contended(threads, iters, &|| {
+                        black_box(swap.load_full());
+                    })
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, p2);
+criterion_main!(benches);

@@ -29,6 +29,13 @@ use crate::error::{Error, Result};
 /// | `log_level` | `SESSION_LOG_LEVEL` | `INFO` |
 /// | `log_requests` | `SESSION_LOG_REQUESTS` | true |
 /// | `admin_token` | `SESSION_ADMIN_TOKEN` | none |
+/// | `cache_ttl` | `SESSION_CACHE_TTL` | 1 s (0: off); see below |
+///
+/// Sessions read from the store are reused by the same process for up to
+/// `cache_ttl`, so most requests through the layer don't wait on the store.
+/// Whatever this process changes applies at once; a revocation made by
+/// another process sharing the store (a second server, the `session-kit`
+/// CLI) applies within `cache_ttl`. Set it to 0 if it must apply at once.
 ///
 /// # Examples
 ///
@@ -82,6 +89,12 @@ pub struct SessionConfig {
     pub log_requests: bool,
     /// A bearer token that may create sessions for anyone and use the admin endpoints.
     pub admin_token: Option<String>,
+    /// How long a session read from the store may be reused by this process
+    /// (`SESSION_CACHE_TTL`, seconds; 0 turns the cache off). Changes made
+    /// through this process apply at once; changes made by *other*
+    /// processes sharing the store (another server, the CLI) are seen within
+    /// this time. Set 0 when those must apply at once.
+    pub cache_ttl: Duration,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -91,6 +104,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("default_timeout", &self.default_timeout)
             .field("max_per_user", &self.max_per_user)
             .field("header", &self.header)
+            .field("cache_ttl", &self.cache_ttl)
             .field(
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "[redacted]"),
@@ -122,6 +136,7 @@ impl Default for SessionConfig {
             log_level: "INFO".to_owned(),
             log_requests: true,
             admin_token: None,
+            cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -272,6 +287,7 @@ impl SessionConfig {
                     }
                     c.log_level = level;
                 }
+                "SESSION_CACHE_TTL" => c.cache_ttl = secs("SESSION_CACHE_TTL", value)?,
                 "SESSION_ADMIN_TOKEN" => {
                     c.admin_token = Some(value.to_owned()).filter(|v| !v.is_empty())
                 }

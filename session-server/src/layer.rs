@@ -75,7 +75,7 @@ pub(crate) fn presented_id(manager: &SessionManager, headers: &HeaderMap) -> Opt
     {
         return Some(value.trim().to_owned());
     }
-    let name = cookie_name(manager)?;
+    let name = manager.cookie_name()?;
     headers
         .get_all(COOKIE)
         .iter()
@@ -84,17 +84,6 @@ pub(crate) fn presented_id(manager: &SessionManager, headers: &HeaderMap) -> Opt
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
-}
-
-/// The cookie's name: `__Host-` prefixed when cookies are secure.
-pub(crate) fn cookie_name(manager: &SessionManager) -> Option<String> {
-    let config = manager.config();
-    let name = config.cookie_name.as_ref()?;
-    Some(if config.secure_cookies {
-        format!("__Host-{name}")
-    } else {
-        name.clone()
-    })
 }
 
 fn is_https<B>(manager: &SessionManager, req: &Request<B>) -> bool {
@@ -143,8 +132,8 @@ where
             }
             let presented = presented_id(&manager, req.headers());
             let current = match &presented {
-                Some(id) => match manager.get(id).await {
-                    Ok(Some(session)) => Some(CurrentSession::new(id, session)),
+                Some(id) => match manager.lookup(id).await {
+                    Ok(Some((key, session))) => Some((key, CurrentSession::new(id, session))),
                     Ok(None) | Err(Error::MalformedId) => None,
                     Err(error) => {
                         tracing::error!(target: "session_server", error = %error, "session lookup failed");
@@ -170,8 +159,10 @@ where
                 return Ok(response);
             }
             let current = match current {
-                Some(mut current) if config.auto_update => {
-                    match manager.touch(current.id.as_str()).await {
+                Some((key, mut current))
+                    if config.auto_update && manager.due_for_touch(&current.session) =>
+                {
+                    match manager.touch_loaded(key, current.session.clone()).await {
                         Ok(session) => current.session = session,
                         Err(Error::NotFound) => {
                             return Ok(rejection(StatusCode::UNAUTHORIZED, "the session ended"));
@@ -182,7 +173,7 @@ where
                     }
                     Some(current)
                 }
-                other => other,
+                other => other.map(|(_, current)| current),
             };
             if let Some(current) = current {
                 req.extensions_mut().insert(current);

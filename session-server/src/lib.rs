@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
 mod config;
 mod error;
 mod extract;

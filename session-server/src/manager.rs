@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use session_core::{SessionStore, SharedClock, SharedSessionStore, StoreRecord};
 
+use crate::cache::SessionCache;
 use crate::config::SessionConfig;
 use crate::error::{Error, Result};
 use crate::id::SessionId;
@@ -62,6 +63,10 @@ pub struct SessionManager {
 struct Inner {
     store: SharedSessionStore,
     config: SessionConfig,
+    /// The session cookie's name as sent (`__Host-` prefixed when cookies
+    /// are secure), worked out once.
+    cookie_name: Option<String>,
+    cache: SessionCache,
     clock: SharedClock,
     stripes: Vec<tokio::sync::Mutex<()>>,
     created: AtomicU64,
@@ -134,10 +139,20 @@ impl SessionManager {
         config: SessionConfig,
         clock: SharedClock,
     ) -> Self {
+        let cookie_name = config.cookie_name.as_ref().map(|name| {
+            if config.secure_cookies {
+                format!("__Host-{name}")
+            } else {
+                name.clone()
+            }
+        });
+        let cache = SessionCache::new(config.cache_ttl);
         Self {
             inner: Arc::new(Inner {
                 store,
                 config,
+                cookie_name,
+                cache,
                 clock,
                 stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
                 created: AtomicU64::new(0),
@@ -228,7 +243,9 @@ impl SessionManager {
             });
             let surplus = existing.len() + 1 - config.max_per_user;
             for (key, _) in existing.iter().take(surplus) {
-                if self.inner.store.delete(key).await? {
+                let deleted = self.inner.store.delete(key).await?;
+                self.inner.cache.forget(key);
+                if deleted {
                     self.inner.evicted.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -279,10 +296,21 @@ impl SessionManager {
 
     async fn get_by(&self, id: &SessionId) -> Result<Option<(String, ServerSession)>> {
         let key = id.storage_key();
-        let Some(record) = self.inner.store.load(&key).await? else {
-            return Ok(None);
+        let read_at = self.inner.clock.unix_nanos();
+        let session = match self.inner.cache.get(&key, read_at) {
+            Some(session) => session,
+            None => {
+                let epoch = self.inner.cache.epoch();
+                let Some(record) = self.inner.store.load(&key).await? else {
+                    return Ok(None);
+                };
+                let session = Self::decode(record)?;
+                self.inner
+                    .cache
+                    .insert(key.clone(), &session, epoch, read_at);
+                session
+            }
         };
-        let session = Self::decode(record)?;
         if session.is_expired(self.inner.clock.now()) {
             self.inner.expired.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
@@ -308,18 +336,46 @@ impl SessionManager {
     /// ```
     pub async fn touch(&self, id: &str) -> Result<ServerSession> {
         let id = SessionId::parse(id)?;
-        let (key, mut session) = self.get_by(&id).await?.ok_or(Error::NotFound)?;
+        let (key, session) = self.get_by(&id).await?.ok_or(Error::NotFound)?;
+        self.touch_loaded(key, session).await
+    }
+
+    /// The live session for `id` with its storage key, for the layer, which
+    /// then touches what it loaded instead of loading it twice.
+    pub(crate) async fn lookup(&self, id: &str) -> Result<Option<(String, ServerSession)>> {
+        let id = SessionId::parse(id)?;
+        self.get_by(&id).await
+    }
+
+    /// The session cookie's name as sent, if cookies are on.
+    pub(crate) fn cookie_name(&self) -> Option<&str> {
+        self.inner.cookie_name.as_deref()
+    }
+
+    /// Whether a request now would move the session's last activity (the
+    /// activity throttle has passed).
+    pub(crate) fn due_for_touch(&self, session: &ServerSession) -> bool {
+        self.inner.clock.now() - session.last_activity >= self.inner.config.activity_throttle
+    }
+
+    /// [`touch`](Self::touch) for a session just loaded from `key`.
+    pub(crate) async fn touch_loaded(
+        &self,
+        key: String,
+        mut session: ServerSession,
+    ) -> Result<ServerSession> {
         let now = self.inner.clock.now();
         if now - session.last_activity < self.inner.config.activity_throttle {
             return Ok(session);
         }
         session.last_activity = now;
-        if !self
+        let updated = self
             .inner
             .store
             .update_if_exists(&key, &self.record(&session)?)
-            .await?
-        {
+            .await;
+        self.inner.cache.forget(&key);
+        if !updated? {
             return Err(Error::NotFound);
         }
         Ok(session)
@@ -347,12 +403,13 @@ impl SessionManager {
             .saturating_add(seconds)
             .min(self.inner.config.max_timeout.as_secs());
         session.last_activity = self.inner.clock.now();
-        if !self
+        let updated = self
             .inner
             .store
             .update_if_exists(&key, &self.record(&session)?)
-            .await?
-        {
+            .await;
+        self.inner.cache.forget(&key);
+        if !updated? {
             return Err(Error::NotFound);
         }
         Ok(session)
@@ -389,7 +446,9 @@ impl SessionManager {
             .store
             .insert_if_absent(&new.storage_key(), &self.record(&session)?)
             .await?;
-        self.inner.store.delete(&key).await?;
+        let deleted = self.inner.store.delete(&key).await;
+        self.inner.cache.forget(&key);
+        deleted?;
         Ok((new, session))
     }
 
@@ -408,7 +467,10 @@ impl SessionManager {
     /// ```
     pub async fn invalidate(&self, id: &str) -> Result<bool> {
         let id = SessionId::parse(id)?;
-        let done = self.inner.store.delete(&id.storage_key()).await?;
+        let key = id.storage_key();
+        let done = self.inner.store.delete(&key).await;
+        self.inner.cache.forget(&key);
+        let done = done?;
         if done {
             self.inner.invalidated.fetch_add(1, Ordering::Relaxed);
         }
@@ -429,7 +491,9 @@ impl SessionManager {
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
     /// ```
     pub async fn invalidate_user(&self, user_id: &str) -> Result<u64> {
-        let n = self.inner.store.delete_by_owner(user_id).await?;
+        let n = self.inner.store.delete_by_owner(user_id).await;
+        self.inner.cache.forget_user(user_id);
+        let n = n?;
         self.inner.invalidated.fetch_add(n, Ordering::Relaxed);
         Ok(n)
     }

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::extract::rejection;
-use crate::layer::{cookie_name, presented_id};
+use crate::layer::presented_id;
 use crate::manager::SessionManager;
 use crate::session::ServerSession;
 
@@ -256,7 +256,7 @@ async fn create(
             response
                 .headers_mut()
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            if let Some(name) = cookie_name(manager) {
+            if let Some(name) = manager.cookie_name() {
                 let secure = if manager.config().secure_cookies {
                     "; Secure"
                 } else {

@@ -315,3 +315,74 @@ async fn the_sqlite_file_never_contains_a_raw_id() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn changes_by_another_process_are_seen_within_the_cache_ttl() {
+    for (ttl, seen_at_once) in [("1", false), ("0", true)] {
+        let clock = ManualClock::at_unix(1_900_000_000);
+        let store =
+            SharedSessionStore::new(MemoryStore::with_clock(SharedClock::new(clock.clone())));
+        let config = SessionConfig::from_vars([("SESSION_CACHE_TTL", ttl)]).unwrap();
+        // Two managers on one store stand for two processes.
+        let ours = SessionManager::with_clock(
+            store.clone(),
+            config.clone(),
+            SharedClock::new(clock.clone()),
+        );
+        let theirs = SessionManager::with_clock(store, config, SharedClock::new(clock.clone()));
+        let (id, _) = ours.create("ada", None, json!({})).await.unwrap();
+        assert!(ours.get(id.as_str()).await.unwrap().is_some());
+        assert!(theirs.get(id.as_str()).await.unwrap().is_some());
+
+        assert!(theirs.invalidate(id.as_str()).await.unwrap());
+        assert!(
+            theirs.get(id.as_str()).await.unwrap().is_none(),
+            "the process that revoked it sees that at once"
+        );
+        assert_eq!(ours.get(id.as_str()).await.unwrap().is_none(), seen_at_once);
+        clock.advance(Duration::from_secs(1));
+        assert!(ours.get(id.as_str()).await.unwrap().is_none());
+    }
+    assert!(matches!(
+        SessionConfig::from_vars([("SESSION_CACHE_TTL", "soon")]),
+        Err(Error::Config {
+            variable: "SESSION_CACHE_TTL",
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn activity_written_by_this_process_is_what_the_next_read_sees() {
+    let clock = ManualClock::at_unix(1_900_000_000);
+    let store = SharedSessionStore::new(MemoryStore::with_clock(SharedClock::new(clock.clone())));
+    let manager = SessionManager::with_clock(store, config(), SharedClock::new(clock.clone()));
+    let (id, _) = manager.create("ada", None, json!({})).await.unwrap();
+    let before = manager.get(id.as_str()).await.unwrap().unwrap();
+    clock.advance(Duration::from_secs(10)); // the throttle
+    let touched = manager.touch(id.as_str()).await.unwrap();
+    assert!(touched.last_activity > before.last_activity);
+    let read = manager.get(id.as_str()).await.unwrap().unwrap();
+    assert_eq!(
+        read.last_activity, touched.last_activity,
+        "not the cached copy"
+    );
+    let extended = manager.extend(id.as_str(), 60).await.unwrap();
+    assert_eq!(
+        manager
+            .get(id.as_str())
+            .await
+            .unwrap()
+            .unwrap()
+            .timeout_secs,
+        extended.timeout_secs
+    );
+    let (new, _) = manager.rotate(id.as_str(), None).await.unwrap();
+    assert!(
+        manager.get(id.as_str()).await.unwrap().is_none(),
+        "the old id is gone at once"
+    );
+    assert!(manager.get(new.as_str()).await.unwrap().is_some());
+    assert_eq!(manager.invalidate_user("ada").await.unwrap(), 1);
+    assert!(manager.get(new.as_str()).await.unwrap().is_none());
+}

@@ -83,12 +83,16 @@ impl ApiKeyAuth {
 #[async_trait]
 impl Authenticate for ApiKeyAuth {
     async fn authenticate(&self, request: &mut AuthRequest<'_>) -> Result<()> {
+        self.authenticate_now(request).unwrap_or(Ok(()))
+    }
+
+    fn authenticate_now(&self, request: &mut AuthRequest<'_>) -> Option<Result<()>> {
         match &self.place {
             Ok(Place::Header(name, value)) => request.set_header(name.clone(), value.clone()),
             Ok(Place::Query(name, key)) => request.append_query_pair(name, key.expose_secret()),
-            Err(reason) => return Err(session_core::Error::InvalidCredential { reason }),
+            Err(reason) => return Some(Err(session_core::Error::InvalidCredential { reason })),
         }
-        Ok(())
+        Some(Ok(()))
     }
 
     fn check(&self) -> Result<()> {

@@ -57,13 +57,17 @@ impl BasicAuth {
 #[async_trait]
 impl Authenticate for BasicAuth {
     async fn authenticate(&self, request: &mut AuthRequest<'_>) -> Result<()> {
-        match &self.value {
+        self.authenticate_now(request).unwrap_or(Ok(()))
+    }
+
+    fn authenticate_now(&self, request: &mut AuthRequest<'_>) -> Option<Result<()>> {
+        Some(match &self.value {
             Ok(value) => {
                 request.set_header(AUTHORIZATION, value.clone());
                 Ok(())
             }
             Err(reason) => Err(session_core::Error::InvalidCredential { reason }),
-        }
+        })
     }
 
     fn check(&self) -> Result<()> {

@@ -99,6 +99,18 @@ impl Authenticate for BearerAuth {
         Ok(())
     }
 
+    fn authenticate_now(&self, request: &mut AuthRequest<'_>) -> Option<Result<()>> {
+        let value = match &self.source {
+            Source::Fixed(Ok(value)) => value.clone(),
+            Source::Fixed(Err(reason)) => {
+                return Some(Err(session_core::Error::InvalidCredential { reason }));
+            }
+            Source::Managed(manager) => manager.authorization_now()?,
+        };
+        request.set_header(AUTHORIZATION, value);
+        Some(Ok(()))
+    }
+
     fn check(&self) -> Result<()> {
         match &self.source {
             Source::Fixed(Err(reason)) => Err(session_core::Error::InvalidCredential { reason }),

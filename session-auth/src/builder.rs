@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -16,7 +16,8 @@ use url::Url;
 use crate::bearer::BearerAuth;
 use crate::error::{Error, Result};
 use crate::persistence::Persistence;
-use crate::session::{Activity, Inner, Session};
+use crate::session::{Activity, Inner, NO_CALL, Session};
+use crate::striped::StripedCounter;
 use crate::token_manager::TokenManager;
 use crate::url::{check_transport, parse_base};
 
@@ -389,11 +390,12 @@ impl SessionBuilder {
                 user_agent: self.user_agent,
                 closed: AtomicBool::new(false),
                 restored: OnceCell::new(),
-                requests: AtomicU64::new(0),
+                requests: StripedCounter::new(),
                 retries: AtomicU64::new(0),
+                last_call: AtomicI64::new(NO_CALL),
+                server_hash: AtomicU64::new(0),
                 activity: Mutex::new(Activity {
                     created_at,
-                    last_api_call_at: None,
                     current_api_server: None,
                 }),
             }),

@@ -152,7 +152,7 @@ impl Middleware for RetryMiddleware {
         };
         let replayable = self.policy.is_replayable(&method, template.headers());
         let partition = session_retry::reqwest::partition(template.url());
-        let scope = RetryScope::new(&partition).replayable(replayable);
+        let scope = RetryScope::new(partition).replayable(replayable);
         let mut first = Some(req);
         // Each attempt gets its own copy of the extensions.
         let base_extensions = extensions.clone();

@@ -145,8 +145,8 @@ impl RequestBuilder {
     /// # let _ = text; Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response> {
-        let session = self.session.clone();
-        let request = self.build()?;
+        let Self { session, inner } = self;
+        let request = inner?.build().map_err(Error::transport)?;
         session.execute(request).await
     }
 }

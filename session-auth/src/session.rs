@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::{HeaderMap, Method};
@@ -22,6 +22,7 @@ use crate::builder::SessionBuilder;
 use crate::error::{Error, Result};
 use crate::persistence::Persistence;
 use crate::request::RequestBuilder;
+use crate::striped::StripedCounter;
 use crate::token_manager::TokenManager;
 use crate::url::resolve;
 
@@ -67,14 +68,25 @@ pub(crate) struct Inner {
     pub(crate) user_agent: Option<String>,
     pub(crate) closed: AtomicBool,
     pub(crate) restored: OnceCell<()>,
-    pub(crate) requests: AtomicU64,
+    pub(crate) requests: StripedCounter,
     pub(crate) retries: AtomicU64,
+    /// When the last call started, in Unix nanoseconds (`NO_CALL`: never).
+    /// Written at most once a millisecond, so cores sending at once don't
+    /// keep stealing its cache line.
+    pub(crate) last_call: AtomicI64,
+    /// A hash of `activity.current_api_server`, checked before locking.
+    pub(crate) server_hash: AtomicU64,
     pub(crate) activity: Mutex<Activity>,
 }
 
+/// `last_call` before any call.
+pub(crate) const NO_CALL: i64 = i64::MIN;
+
+/// How stale `last_call` may get before it is written again.
+const LAST_CALL_RESOLUTION: i64 = 1_000_000;
+
 pub(crate) struct Activity {
     pub(crate) created_at: OffsetDateTime,
-    pub(crate) last_api_call_at: Option<OffsetDateTime>,
     pub(crate) current_api_server: Option<String>,
 }
 
@@ -83,19 +95,62 @@ impl Inner {
         self.closed.load(Ordering::Acquire)
     }
 
-    pub(crate) fn record_call(&self, attempts: u32, host: Option<&str>) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.retries
-            .fetch_add(u64::from(attempts.saturating_sub(1)), Ordering::Relaxed);
-        let now = self.clock.now();
-        let mut activity = self.activity.lock();
-        activity.last_api_call_at = Some(now);
-        if let Some(host) = host
-            && activity.current_api_server.as_deref() != Some(host)
-        {
-            activity.current_api_server = Some(host.to_owned());
+    /// Records a call starting now to `host`. In the common case (same
+    /// host, same millisecond as the last write) this only reads shared
+    /// state.
+    pub(crate) fn note_call(&self, host: Option<&str>) {
+        let now = i64::try_from(self.clock.unix_nanos()).unwrap_or(i64::MAX);
+        let last = self.last_call.load(Ordering::Relaxed);
+        if last == NO_CALL || now.abs_diff(last) >= LAST_CALL_RESOLUTION.unsigned_abs() {
+            self.last_call.store(now, Ordering::Relaxed);
+        }
+        if let Some(host) = host {
+            let hash = host_hash(host);
+            if self.server_hash.load(Ordering::Relaxed) != hash {
+                let mut activity = self.activity.lock();
+                if activity.current_api_server.as_deref() != Some(host) {
+                    activity.current_api_server = Some(host.to_owned());
+                }
+                self.server_hash.store(hash, Ordering::Relaxed);
+            }
         }
     }
+
+    /// Adds the session's static headers a request doesn't set itself. Done
+    /// per hop, after the request's template was copied, so the copy kept
+    /// for retries stays as small as the caller made it.
+    pub(crate) fn add_static_headers(&self, headers: &mut HeaderMap) {
+        for (name, value) in &self.headers {
+            if let http::header::Entry::Vacant(slot) = headers.entry(name) {
+                slot.insert(value.clone());
+            }
+        }
+    }
+
+    /// Counts a finished logical request.
+    pub(crate) fn record_call(&self, attempts: u32) {
+        self.requests.add(1);
+        if attempts > 1 {
+            self.retries
+                .fetch_add(u64::from(attempts - 1), Ordering::Relaxed);
+        }
+    }
+
+    /// When the last call started.
+    fn last_api_call_at(&self) -> Option<OffsetDateTime> {
+        match self.last_call.load(Ordering::Relaxed) {
+            NO_CALL => None,
+            nanos => OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok(),
+        }
+    }
+}
+
+/// FNV-1a of a host name; never 0 (which means "no host yet").
+fn host_hash(host: &str) -> u64 {
+    let hash = host.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    hash.max(1)
 }
 
 /// Counters kept by a session.
@@ -345,7 +400,7 @@ impl Session {
     /// ```
     pub fn stats(&self) -> SessionStats {
         SessionStats {
-            requests: self.inner.requests.load(Ordering::Relaxed),
+            requests: self.inner.requests.get(),
             retries: self.inner.retries.load(Ordering::Relaxed),
             refreshes: self
                 .inner
@@ -365,7 +420,7 @@ impl Session {
     pub fn metadata(&self) -> SessionMetadata {
         let activity = self.inner.activity.lock();
         let mut meta = SessionMetadata::new(activity.created_at);
-        meta.last_api_call_at = activity.last_api_call_at;
+        meta.last_api_call_at = self.inner.last_api_call_at();
         meta.current_api_server = activity.current_api_server.clone();
         meta.user_agent = self.inner.user_agent.clone();
         meta.last_refreshed_at = self
@@ -439,8 +494,12 @@ impl Session {
                     }
                     let mut activity = self.inner.activity.lock();
                     activity.created_at = data.metadata.created_at;
-                    activity.last_api_call_at = data.metadata.last_api_call_at;
                     activity.current_api_server = data.metadata.current_api_server;
+                    self.inner.server_hash.store(0, Ordering::Relaxed);
+                    if let Some(at) = data.metadata.last_api_call_at {
+                        let nanos = i64::try_from(at.unix_timestamp_nanos()).unwrap_or(NO_CALL);
+                        self.inner.last_call.store(nanos, Ordering::Relaxed);
+                    }
                 }
                 Ok::<(), Error>(())
             })

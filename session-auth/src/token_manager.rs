@@ -38,7 +38,7 @@ use session_retry::{RetryPolicy, RetryReason, RetryScope, Verdict, retry_with};
 use tokio::sync::{OnceCell, watch};
 
 use crate::persistence::Persistence;
-use crate::sharded_header::ShardedHeader;
+use crate::striped::ShardedHeader;
 
 type Shared = Result<Arc<Current>, Arc<CoreError>>;
 type Listener = Arc<dyn Fn(&TokenSet) + Send + Sync>;
@@ -318,15 +318,24 @@ impl TokenManager {
 
     /// The `Authorization` header value for the current token.
     pub(crate) async fn authorization(&self) -> session_core::Result<HeaderValue> {
-        if self.inner.restored.initialized()
-            && let Some((value, due)) = self.cached(self.inner.clock.unix_nanos())
-        {
-            if due {
-                self.refresh_in_background();
-            }
+        if let Some(value) = self.authorization_now() {
             return Ok(value);
         }
         Ok(self.access().await?.copies.get())
+    }
+
+    /// The `Authorization` value when it can be had without waiting: the
+    /// cached token is restored and still valid. Starts a background refresh
+    /// when the token is due for one.
+    pub(crate) fn authorization_now(&self) -> Option<HeaderValue> {
+        if !self.inner.restored.initialized() {
+            return None;
+        }
+        let (value, due) = self.cached(self.inner.clock.unix_nanos())?;
+        if due {
+            self.refresh_in_background();
+        }
+        Some(value)
     }
 
     /// The cached value if not expired at `now` (Unix nanoseconds), and

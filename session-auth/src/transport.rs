@@ -6,8 +6,8 @@ use http::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
     TRANSFER_ENCODING,
 };
-use http::{HeaderMap, Method, StatusCode};
-use reqwest::{Request, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use reqwest::{Request, Response, Url};
 use session_core::{AuthRequest, Authenticate, Rejection, Replay, SharedAuthenticator};
 use session_retry::{
     Classify, HttpAttempt, RetryPolicy, RetryReason, RetryScope, Verdict, retry_with,
@@ -59,19 +59,24 @@ impl Session {
     /// let response = session.execute(request).await?;
     /// # let _ = response; Ok(()) }
     /// ```
-    pub async fn execute(&self, mut request: Request) -> Result<Response> {
+    pub async fn execute(&self, request: Request) -> Result<Response> {
+        // The work below is a large future (retries, redirects, replays):
+        // boxed once here, it isn't copied at every level that awaits it.
+        Box::pin(self.execute_inner(request)).await
+    }
+
+    async fn execute_inner(&self, mut request: Request) -> Result<Response> {
         let inner = &self.inner;
         if inner.is_closed() {
             return Err(Error::SessionClosed);
         }
         self.ensure_restored().await?;
-        if request.timeout().is_none() {
-            *request.timeout_mut() = inner.timeout;
-        }
-        for (name, value) in &inner.headers {
-            if !request.headers().contains_key(name) {
-                request.headers_mut().insert(name.clone(), value.clone());
-            }
+        // reqwest keeps the timeout in the request's extensions: only touch
+        // them when there is a timeout to set.
+        if let Some(timeout) = inner.timeout
+            && request.timeout().is_none()
+        {
+            *request.timeout_mut() = Some(timeout);
         }
         if let Some(policy) = &inner.retry {
             let method = request.method().clone();
@@ -86,13 +91,13 @@ impl Session {
             status = tracing::field::Empty,
             attempts = tracing::field::Empty,
         );
-        let host = request.url().host_str().map(str::to_owned);
+        inner.note_call(request.url().host_str());
         async move {
             let (result, attempts) = match (&inner.retry, request.try_clone()) {
                 (Some(policy), Some(template)) => {
                     let replayable = policy.is_replayable(template.method(), template.headers());
                     let partition = session_retry::reqwest::partition(template.url());
-                    let scope = RetryScope::new(&partition).replayable(replayable);
+                    let scope = RetryScope::new(partition).replayable(replayable);
                     let mut first = Some(request);
                     let outcome = retry_with(policy, scope, &SessionClassifier(policy), |_| {
                         let request = first.take().unwrap_or_else(|| {
@@ -112,7 +117,7 @@ impl Session {
             if let Ok(response) = &result {
                 span.record("status", response.status().as_u16());
             }
-            inner.record_call(attempts, host.as_deref());
+            inner.record_call(attempts);
             result
         }
         .instrument(span)
@@ -131,6 +136,7 @@ impl Session {
                 && let (Some(auth), Some(template)) = (&self.inner.auth, template)
             {
                 let method = template.method().clone();
+                let sent = sent.to_headers();
                 let rejection = Rejection::new(
                     &method,
                     response.url(),
@@ -156,20 +162,21 @@ impl Session {
     }
 
     /// Sends `request`, following redirects itself so credentials are added
-    /// only on hops to the original origin. Returns the final response and
-    /// the headers the last hop carried.
+    /// only on hops to the original origin (the template's: without a
+    /// template no redirect is followed). Returns the final response and the
+    /// credentials the last hop carried.
     async fn follow_redirects(
         &self,
         request: Request,
         template: Option<&Request>,
-    ) -> Result<(Response, HeaderMap)> {
+    ) -> Result<(Response, SentCredentials)> {
         let inner = &self.inner;
-        let origin = request.url().origin();
         let mut request = request;
+        inner.add_static_headers(request.headers_mut());
         let mut hops = 0;
         loop {
             if let Some(auth) = &inner.auth
-                && request.url().origin() == origin
+                && template.is_none_or(|t| same_origin(t.url(), request.url()))
             {
                 check_transport(request.url(), inner.allow_insecure_http)?;
                 authenticate(auth, &mut request)
@@ -177,9 +184,9 @@ impl Session {
                     .map_err(Error::from_core)?;
             }
             let sent = if inner.auth.is_some() {
-                request.headers().clone()
+                SentCredentials::capture(request.headers())
             } else {
-                HeaderMap::new()
+                SentCredentials::None
             };
             let method = request.method().clone();
             let response = inner
@@ -210,6 +217,7 @@ impl Session {
             let Some(mut next) = template.try_clone() else {
                 return Ok((response, sent));
             };
+            inner.add_static_headers(next.headers_mut());
             *next.url_mut() = location;
             if status == StatusCode::SEE_OTHER
                 || (matches!(status.as_u16(), 301 | 302) && method == Method::POST)
@@ -220,7 +228,7 @@ impl Session {
                     next.headers_mut().remove(name);
                 }
             }
-            if next.url().origin() != origin {
+            if !same_origin(template.url(), next.url()) {
                 strip_credentials(next.headers_mut());
             }
             request = next;
@@ -229,22 +237,72 @@ impl Session {
 }
 
 /// Runs `auth` on a reqwest request (its URL and headers are borrowed
-/// together by moving the headers out and back).
+/// together by moving the headers out and back): without waiting when the
+/// credentials are at hand, else through the async path.
 pub(crate) async fn authenticate(
     auth: &SharedAuthenticator,
     request: &mut Request,
 ) -> session_core::Result<()> {
     let method = request.method().clone();
     let mut headers = std::mem::take(request.headers_mut());
-    let outcome = auth
-        .authenticate(&mut AuthRequest::new(
-            &method,
-            request.url_mut(),
-            &mut headers,
-        ))
-        .await;
+    let mut auth_request = AuthRequest::new(&method, request.url_mut(), &mut headers);
+    let outcome = match auth.authenticate_now(&mut auth_request) {
+        Some(outcome) => outcome,
+        None => auth.authenticate(&mut auth_request).await,
+    };
     *request.headers_mut() = headers;
     outcome
+}
+
+/// Whether two URLs share scheme, host and port (their origin), compared
+/// without building `Origin` values.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The credential headers (those marked sensitive) one hop carried, kept
+/// for the strategy to see if the answer is 401. One header, the usual case,
+/// is kept without allocating.
+pub(crate) enum SentCredentials {
+    None,
+    One(HeaderName, HeaderValue),
+    Many(HeaderMap),
+}
+
+impl SentCredentials {
+    fn capture(headers: &HeaderMap) -> Self {
+        let mut sent = Self::None;
+        for (name, value) in headers.iter().filter(|(_, v)| v.is_sensitive()) {
+            sent = match sent {
+                Self::None => Self::One(name.clone(), value.clone()),
+                Self::One(first, first_value) => {
+                    let mut map = HeaderMap::new();
+                    map.append(first, first_value);
+                    map.append(name.clone(), value.clone());
+                    Self::Many(map)
+                }
+                Self::Many(mut map) => {
+                    map.append(name.clone(), value.clone());
+                    Self::Many(map)
+                }
+            };
+        }
+        sent
+    }
+
+    fn to_headers(&self) -> HeaderMap {
+        match self {
+            Self::None => HeaderMap::new(),
+            Self::One(name, value) => {
+                let mut map = HeaderMap::new();
+                map.insert(name.clone(), value.clone());
+                map
+            }
+            Self::Many(map) => map.clone(),
+        }
+    }
 }
 
 /// Removes everything credential-like before a hop to another origin.
@@ -259,5 +317,57 @@ fn strip_credentials(headers: &mut HeaderMap) {
         .collect();
     for name in sensitive {
         headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn same_origin_means_scheme_host_and_port() {
+        let base = url("https://api.example.com/v1/items");
+        assert!(same_origin(
+            &base,
+            &url("https://api.example.com:443/other?q=1")
+        ));
+        assert!(!same_origin(&base, &url("http://api.example.com/v1/items")));
+        assert!(!same_origin(&base, &url("https://api.example.com:8443/v1")));
+        assert!(!same_origin(
+            &base,
+            &url("https://evil.example.com/v1/items")
+        ));
+        assert!(same_origin(
+            &url("http://127.0.0.1:8080/"),
+            &url("http://127.0.0.1:8080/x")
+        ));
+    }
+
+    #[test]
+    fn only_sensitive_headers_are_kept_for_a_401() {
+        let mut headers = HeaderMap::new();
+        headers.insert("accept", HeaderValue::from_static("application/json"));
+        let mut bearer = HeaderValue::from_static("Bearer a");
+        bearer.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, bearer.clone());
+        let sent = SentCredentials::capture(&headers);
+        assert!(matches!(sent, SentCredentials::One(..)));
+        let map = sent.to_headers();
+        assert_eq!(map.len(), 1);
+        assert_eq!(map.get(http::header::AUTHORIZATION), Some(&bearer));
+
+        let mut key = HeaderValue::from_static("k");
+        key.set_sensitive(true);
+        headers.insert("x-api-key", key);
+        assert_eq!(SentCredentials::capture(&headers).to_headers().len(), 2);
+        assert!(
+            SentCredentials::capture(&HeaderMap::new())
+                .to_headers()
+                .is_empty()
+        );
     }
 }

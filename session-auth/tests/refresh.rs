@@ -461,3 +461,35 @@ async fn a_session_manager_can_be_the_store_behind_a_session() {
     assert_eq!(stored.data["tokens"]["access_token"], "at-1");
     assert!(manager.writes() <= 3, "{} writes", manager.writes());
 }
+
+#[derive(Debug)]
+struct NoLogin;
+
+#[async_trait::async_trait]
+impl session_core::ProvideToken for NoLogin {
+    async fn provide_token(&self) -> session_core::Result<TokenSet> {
+        Err(session_core::Error::NotAuthenticated {
+            reason: "no login in this test",
+        })
+    }
+}
+
+#[test]
+fn the_cached_value_expires_exactly_at_the_buffer_on_the_clock() {
+    let clock = session_core::ManualClock::at_unix(1_700_000_000);
+    let tokens = TokenManager::builder(NoLogin)
+        .clock(SharedClock::new(clock.clone()))
+        .initial_tokens(TokenSet::new("a").with_expires_in(Duration::from_secs(3600), clock.now()))
+        .build();
+    assert_eq!(tokens.cached_authorization().unwrap(), "Bearer a");
+    // The default buffer is five minutes: valid until 55 minutes in.
+    clock.advance(Duration::from_secs(55 * 60 - 1));
+    assert!(tokens.cached_authorization().is_some());
+    clock.advance(Duration::from_secs(1));
+    assert!(tokens.cached_authorization().is_none());
+    clock.rewind(Duration::from_secs(30 * 60));
+    assert!(
+        tokens.cached_authorization().is_some(),
+        "a clock that goes back sees it valid again"
+    );
+}

@@ -218,7 +218,9 @@ impl<'a> Rejection<'a> {
         self.url
     }
 
-    /// The headers the rejected request carried (to see which credential was refused).
+    /// The headers the rejected request carried (to see which credential was
+    /// refused). Sessions pass the credential headers, those marked
+    /// sensitive, which is what a strategy compares.
     ///
     /// ```
     /// # let url = url::Url::parse("https://a.example/").unwrap();
@@ -308,6 +310,35 @@ pub trait Authenticate: Send + Sync + fmt::Debug {
     /// When no credentials can be had (e.g. [`Error::NotAuthenticated`]).
     async fn authenticate(&self, request: &mut AuthRequest<'_>) -> Result<()>;
 
+    /// Adds credentials without waiting, when they are at hand (a fixed
+    /// key, a cached token that is still valid). `None` means "I would have
+    /// to wait": the caller then awaits [`authenticate`](Self::authenticate).
+    /// Sessions try this first, so the common case costs no future and no
+    /// allocation. The default always answers `None`.
+    ///
+    /// ```
+    /// use http::{HeaderMap, Method};
+    /// use session_core::{AuthRequest, Authenticate, Result};
+    ///
+    /// #[derive(Debug)]
+    /// struct Anonymous;
+    ///
+    /// #[async_trait::async_trait]
+    /// impl Authenticate for Anonymous {
+    ///     async fn authenticate(&self, _: &mut AuthRequest<'_>) -> Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let mut url = url::Url::parse("https://api.example.com/")?;
+    /// let mut headers = HeaderMap::new();
+    /// let mut request = AuthRequest::new(&Method::GET, &mut url, &mut headers);
+    /// assert!(Anonymous.authenticate_now(&mut request).is_none());
+    /// # Ok::<(), url::ParseError>(())
+    /// ```
+    fn authenticate_now(&self, request: &mut AuthRequest<'_>) -> Option<Result<()>> {
+        let _ = request;
+        None
+    }
+
     /// Reports unusable configuration (an empty token, a value that can't be
     /// a header) once, when a session is built, so it fails there instead of
     /// on the first request. The default accepts everything.
@@ -389,6 +420,10 @@ impl fmt::Debug for SharedAuthenticator {
 impl Authenticate for SharedAuthenticator {
     async fn authenticate(&self, request: &mut AuthRequest<'_>) -> Result<()> {
         self.0.authenticate(request).await
+    }
+
+    fn authenticate_now(&self, request: &mut AuthRequest<'_>) -> Option<Result<()>> {
+        self.0.authenticate_now(request)
     }
 
     fn check(&self) -> Result<()> {

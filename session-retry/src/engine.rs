@@ -227,7 +227,8 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let sleeper = policy.sleeper();
-    let start = sleeper.now();
+    // Elapsed time only matters against a deadline.
+    let start = policy.deadline().map(|_| sleeper.now());
     let mut total_wait = Duration::ZERO;
     let mut attempt: u32 = 1;
     let mut last_retry_reason = None;
@@ -248,11 +249,14 @@ where
             } => match next_wait(policy, scope, attempt, may_have_reached_server, retry_after) {
                 Err(stop) => stop,
                 Ok(delay) => {
-                    let elapsed = sleeper.now().saturating_duration_since(start);
-                    if policy
-                        .deadline()
-                        .is_some_and(|deadline| elapsed.saturating_add(delay) > deadline)
-                    {
+                    let over_deadline = match (policy.deadline(), start) {
+                        (Some(deadline), Some(start)) => {
+                            let elapsed = sleeper.now().saturating_duration_since(start);
+                            elapsed.saturating_add(delay) > deadline
+                        }
+                        _ => false,
+                    };
+                    if over_deadline {
                         Stop::Deadline
                     } else if policy
                         .budget()

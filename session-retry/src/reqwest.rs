@@ -96,18 +96,20 @@ impl Classify<reqwest::Response, reqwest::Error> for ReqwestClassifier<'_> {
     }
 }
 
-/// The retry budget partition of a URL: `host:port`.
+/// The retry budget partition of a URL: its host, with the port when it is
+/// not the scheme's default (`api.example.com`, `127.0.0.1:8080`). Borrowed
+/// from the URL, so finding it costs nothing; credentials in the URL are
+/// never part of it.
 ///
 /// ```
-/// let url = reqwest::Url::parse("https://api.example.com/v1?q=secret").unwrap();
-/// assert_eq!(session_retry::reqwest::partition(&url), "api.example.com:443");
+/// let url = reqwest::Url::parse("https://user:pw@api.example.com:443/v1?q=secret").unwrap();
+/// assert_eq!(session_retry::reqwest::partition(&url), "api.example.com");
+/// let url = reqwest::Url::parse("http://127.0.0.1:8080/").unwrap();
+/// assert_eq!(session_retry::reqwest::partition(&url), "127.0.0.1:8080");
 /// ```
-pub fn partition(url: &reqwest::Url) -> String {
-    match (url.host_str(), url.port_or_known_default()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        _ => String::new(),
-    }
+pub fn partition(url: &reqwest::Url) -> &str {
+    use session_core::url::Position;
+    &url[Position::BeforeHost..Position::AfterPort]
 }
 
 /// A fresh `Idempotency-Key` value: 128 random bits as hex.
@@ -172,7 +174,7 @@ pub async fn send(
     let method = request.method().clone();
     ensure_idempotency_key(policy, &method, request.headers_mut());
     let replayable = policy.is_replayable(&method, request.headers());
-    let partition = partition(request.url());
+    let partition = partition(request.url()).to_owned();
     let classifier = ReqwestClassifier::new(policy);
 
     let Some(template) = request.try_clone() else {

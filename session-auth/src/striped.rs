@@ -1,18 +1,18 @@
-//! [`ShardedHeader`]: copies of one header value, each behind its own
-//! reference count on its own cache lines, so threads that clone the value
-//! at the same time don't fight over one counter.
+//! Per-thread striping for what every request touches: [`ShardedHeader`]
+//! (copies of one header value) and [`StripedCounter`], each stripe on cache
+//! lines of its own, picked by the calling thread's slot.
 //!
-//! A `HeaderValue` clone is an atomic increment on a shared count. One count
-//! read by every core bounces between their caches (a clone costs several
-//! times more at two threads than at one); one copy per thread slot keeps
-//! each count mostly on one core.
+//! One atomic written by every core bounces between their caches: a
+//! `HeaderValue` clone (an increment on a shared count) or a counter bump
+//! costs several times more at two threads than at one. One stripe per
+//! thread slot keeps each mostly on one core.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use http::HeaderValue;
 
-/// How many copies: more threads than this share copies, which is still
+/// How many stripes: more threads than this share stripes, which is still
 /// correct, only slower.
 const SHARDS: usize = 8;
 
@@ -53,6 +53,39 @@ impl ShardedHeader {
     }
 }
 
+/// A counter whose increments from different threads land on different
+/// cache lines; reading sums the stripes.
+pub(crate) struct StripedCounter {
+    stripes: [PaddedCount; SHARDS],
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct PaddedCount(AtomicU64);
+
+impl StripedCounter {
+    pub(crate) fn new() -> Self {
+        Self {
+            stripes: Default::default(),
+        }
+    }
+
+    /// Adds `n` on the calling thread's stripe.
+    pub(crate) fn add(&self, n: u64) {
+        self.stripes[slot() % SHARDS]
+            .0
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The total.
+    pub(crate) fn get(&self) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+}
+
 /// The calling thread's slot: threads take consecutive slots as they first
 /// ask, so threads working at the same time rarely share one.
 fn slot() -> usize {
@@ -78,6 +111,26 @@ mod tests {
             assert!(copy.is_sensitive());
         }
         assert_eq!(sharded.get(), value);
+    }
+
+    #[test]
+    fn a_striped_counter_sums_every_thread() {
+        let counter = std::sync::Arc::new(StripedCounter::new());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        counter.add(1);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        counter.add(5);
+        assert_eq!(counter.get(), 4005);
     }
 
     #[test]

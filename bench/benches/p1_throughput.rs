@@ -3,21 +3,26 @@
 //! (bearer token from a `TokenManager`, retries armed, no failures), and
 //! reqwest-middleware with reqwest-retry and a bearer middleware.
 //!
-//! Cookies are off in the `Session` so all three send the same bytes.
+//! Cookies are off in the `Session`, and all three send the same
+//! `User-Agent`, so all three send the same bytes.
+//!
+//! The three run interleaved: each round times a few batches of each, in an
+//! order that rotates from round to round, so drift on the machine hits all
+//! three alike; the ratios reported are medians of the per-round ratios.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
 use axum::routing::get;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::HeaderValue;
 use parking_lot::RwLock;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use reqwest_retry::RetryTransientMiddleware;
 use retry_policies::policies::ExponentialBackoff;
 use session_auth::{Session, TokenManager};
-use session_kit_bench::{HourToken, TOKEN, hour_token, runtime, serve};
+use session_kit_bench::{HourToken, TOKEN, hour_token, report, runtime, serve};
 use session_retry::RetryPolicy;
 
 const IN_FLIGHT: usize = 64;
@@ -95,7 +100,10 @@ fn clients(rt: &tokio::runtime::Runtime) -> (Arc<str>, Vec<(&'static str, Client
     let addr = rt.block_on(serve(Router::new().route("/", get(api))));
     let url: Arc<str> = format!("http://{addr}/").into();
 
+    // A session sends a User-Agent by default; the others send the same.
+    let agent = "session-kit/0.1.0";
     let raw = reqwest::Client::builder()
+        .user_agent(agent)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a reqwest client");
@@ -105,6 +113,7 @@ fn clients(rt: &tokio::runtime::Runtime) -> (Arc<str>, Vec<(&'static str, Client
         .initial_tokens(hour_token())
         .build();
     let session = Session::builder()
+        .user_agent(agent)
         .tokens(tokens)
         .retry(RetryPolicy::default())
         .cookies(false)
@@ -113,6 +122,7 @@ fn clients(rt: &tokio::runtime::Runtime) -> (Arc<str>, Vec<(&'static str, Client
 
     let middleware = ClientBuilder::new(
         reqwest::Client::builder()
+            .user_agent(agent)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a reqwest client"),
@@ -138,18 +148,68 @@ fn clients(rt: &tokio::runtime::Runtime) -> (Arc<str>, Vec<(&'static str, Client
     )
 }
 
-fn p1(c: &mut Criterion) {
-    let rt = runtime();
-    let (url, clients) = clients(&rt);
-    let mut group = c.benchmark_group("P1");
-    group.throughput(Throughput::Elements((IN_FLIGHT * PER_TASK) as u64));
-    group.sample_size(40);
-    for (name, client) in &clients {
-        rt.block_on(batch(client, &url)); // warm the connection pool
-        group.bench_function(*name, |b| b.to_async(&rt).iter(|| batch(client, &url)));
+/// Rounds measured (after the warm-up rounds), and batches per variant per
+/// round.
+const ROUNDS: usize = 40;
+const WARMUP_ROUNDS: usize = 3;
+const BATCHES: usize = 4;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
     }
-    group.finish();
 }
 
-criterion_group!(benches, p1);
-criterion_main!(benches);
+fn main() {
+    let rt = runtime();
+    let (url, clients) = clients(&rt);
+    let n = clients.len();
+    // times[variant][round]: seconds for BATCHES batches.
+    let mut times = vec![Vec::with_capacity(ROUNDS); n];
+    for round in 0..WARMUP_ROUNDS + ROUNDS {
+        for k in 0..n {
+            let i = (round + k) % n;
+            let client = &clients[i].1;
+            let start = Instant::now();
+            rt.block_on(async {
+                for _ in 0..BATCHES {
+                    batch(client, &url).await;
+                }
+            });
+            if round >= WARMUP_ROUNDS {
+                times[i].push(start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let requests = (BATCHES * IN_FLIGHT * PER_TASK) as f64;
+    let per_second: Vec<f64> = times.iter().map(|t| requests / median(t.clone())).collect();
+    let ratio = |i: usize| {
+        median(
+            times[0]
+                .iter()
+                .zip(&times[i])
+                .map(|(raw, other)| raw / other)
+                .collect(),
+        )
+    };
+    let (session, middleware) = (ratio(1), ratio(2));
+    for ((name, _), rps) in clients.iter().zip(&per_second) {
+        println!("P1: {name}: {rps:.0} requests/s (median of {ROUNDS} rounds)");
+    }
+    println!("P1: Session {session:.3} × raw reqwest, middleware stack {middleware:.3} × raw");
+    report(
+        "P1",
+        &[
+            ("raw_rps", format!("{:.0}", per_second[0])),
+            ("session_rps", format!("{:.0}", per_second[1])),
+            ("middleware_rps", format!("{:.0}", per_second[2])),
+            ("session_ratio", format!("{session:.3}")),
+            ("middleware_ratio", format!("{middleware:.3}")),
+            ("rounds", ROUNDS.to_string()),
+        ],
+    );
+}

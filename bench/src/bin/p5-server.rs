@@ -2,7 +2,9 @@
 //! `session-server`'s session layer (memory or SQLite store), or with no
 //! session layer at all.
 //!
-//! Usage: `p5-server none|memory|sqlite [db-path]`. It creates one session,
+//! Usage: `p5-server none|memory|sqlite|sqlite-uncached [db-path]`
+//! (`sqlite-uncached` turns the session cache off, so every request reads
+//! the database). It creates one session,
 //! then prints `READY <addr> <cookie>` and serves until killed; `cargo xtask
 //! bench` points wrk at `http://<addr>/protected` with that cookie.
 
@@ -23,12 +25,17 @@ async fn open(mode: &str, db: Option<String>) -> Option<SessionManager> {
     match mode {
         "none" => None,
         "memory" => Some(SessionManager::memory(config)),
-        "sqlite" => Some(
-            SessionManager::sqlite(config)
-                .await
-                .expect("open the SQLite session store"),
-        ),
-        other => panic!("unknown mode {other:?}: use none, memory or sqlite"),
+        "sqlite" | "sqlite-uncached" => {
+            if mode == "sqlite-uncached" {
+                config.cache_ttl = std::time::Duration::ZERO;
+            }
+            Some(
+                SessionManager::sqlite(config)
+                    .await
+                    .expect("open the SQLite session store"),
+            )
+        }
+        other => panic!("unknown mode {other:?}: use none, memory, sqlite or sqlite-uncached"),
     }
 }
 

@@ -9,6 +9,9 @@
 //! The three run interleaved: each round times a few batches of each, in an
 //! order that rotates from round to round, so drift on the machine hits all
 //! three alike; the ratios reported are medians of the per-round ratios.
+//!
+//! For profiling, `P1_ONLY=<0|1|2>` runs one client alone and `P1_ROUNDS`
+//! sets the rounds, e.g. `P1_ONLY=1 P1_ROUNDS=1 valgrind --tool=callgrind …`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -151,6 +154,14 @@ fn clients(rt: &tokio::runtime::Runtime) -> (Arc<str>, Vec<(&'static str, Client
 /// Rounds measured (after the warm-up rounds), and batches per variant per
 /// round.
 const ROUNDS: usize = 40;
+
+/// `P1_ROUNDS` overrides the rounds (e.g. 1 under callgrind).
+fn rounds() -> usize {
+    std::env::var("P1_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUNDS)
+}
 const WARMUP_ROUNDS: usize = 3;
 const BATCHES: usize = 4;
 
@@ -166,11 +177,19 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let rt = runtime();
-    let (url, clients) = clients(&rt);
+    let (url, mut clients) = clients(&rt);
+    // `P1_ONLY=<index>` runs one client alone, for profiling it.
+    if let Some(only) = std::env::var("P1_ONLY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|i| *i < clients.len())
+    {
+        clients = vec![clients.swap_remove(only)];
+    }
     let n = clients.len();
     // times[variant][round]: seconds for BATCHES batches.
     let mut times = vec![Vec::with_capacity(ROUNDS); n];
-    for round in 0..WARMUP_ROUNDS + ROUNDS {
+    for round in 0..WARMUP_ROUNDS + rounds() {
         for k in 0..n {
             let i = (round + k) % n;
             let client = &clients[i].1;
@@ -184,6 +203,9 @@ fn main() {
                 times[i].push(start.elapsed().as_secs_f64());
             }
         }
+    }
+    if n < 3 {
+        return;
     }
     let requests = (BATCHES * IN_FLIGHT * PER_TASK) as f64;
     let per_second: Vec<f64> = times.iter().map(|t| requests / median(t.clone())).collect();

@@ -190,6 +190,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "session")]
     pub(crate) fn encode(source: serde_json::Error) -> Self {
         Self::Serialization {
             operation: "encoded",
@@ -197,6 +198,7 @@ impl Error {
         }
     }
 
+    #[cfg(feature = "session")]
     pub(crate) fn decode(source: serde_json::Error) -> Self {
         Self::Serialization {
             operation: "decoded",

@@ -39,7 +39,12 @@
 //!
 //! | Feature | What it enables | Default? |
 //! |---|---|---|
+//! | `session` | [`SessionData`], [`CookieJar`] and [`Authenticate`] with its request types: everything that needs URLs and cookies (`url`, `cookie_store`) | yes |
 //! | `test-util` | [`ManualClock`] and the store conformance suite (`conformance`) | no |
+//!
+//! Without `session` the crate is the clock, tokens, expiry rules, errors and
+//! the store and token-provider traits, and builds far fewer dependencies
+//! (what `session-retry` uses).
 //!
 //! # MSRV
 //!
@@ -48,9 +53,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "session")]
 mod authenticate;
 mod claims;
 mod clock;
+#[cfg(feature = "session")]
 mod cookies;
 mod credential;
 mod error;
@@ -58,6 +65,7 @@ mod expiry;
 mod memory_store;
 mod provide_token;
 mod secret;
+#[cfg(feature = "session")]
 mod session_data;
 mod store;
 mod token_set;
@@ -66,6 +74,8 @@ mod token_set;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod conformance;
 
+#[cfg(feature = "session")]
+#[cfg_attr(docsrs, doc(cfg(feature = "session")))]
 pub use authenticate::{
     AuthRequest, Authenticate, Rejection, Replay, SharedAuthenticator, sensitive_header_value,
 };
@@ -74,6 +84,8 @@ pub use claims::Claims;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use clock::ManualClock;
 pub use clock::{Clock, SharedClock, SystemClock};
+#[cfg(feature = "session")]
+#[cfg_attr(docsrs, doc(cfg(feature = "session")))]
 pub use cookies::CookieJar;
 pub use credential::Credential;
 pub use error::{BoxError, Error, Result};
@@ -81,6 +93,8 @@ pub use expiry::{Expiry, ExpiryPolicy};
 pub use memory_store::MemoryStore;
 pub use provide_token::{ProvideToken, SharedTokenProvider};
 pub use secret::{AccessToken, IdToken, RefreshToken};
+#[cfg(feature = "session")]
+#[cfg_attr(docsrs, doc(cfg(feature = "session")))]
 pub use session_data::{SessionData, SessionMetadata};
 pub use store::{SessionStore, SharedSessionStore, StoreRecord};
 pub use token_set::{TokenSet, TokenStatus};
@@ -88,4 +102,6 @@ pub use token_set::{TokenSet, TokenStatus};
 // Re-exported so users name the same versions we do.
 pub use http;
 pub use time;
+#[cfg(feature = "session")]
+#[cfg_attr(docsrs, doc(cfg(feature = "session")))]
 pub use url;

@@ -98,6 +98,7 @@ impl<T, E> RetryOutcome<T, E> {
         self.result
     }
 
+    #[cfg(feature = "reqwest")]
     pub(crate) fn single(result: Result<T, E>, stop: Stop) -> Self {
         Self {
             result,

@@ -108,8 +108,7 @@ impl Classify<reqwest::Response, reqwest::Error> for ReqwestClassifier<'_> {
 /// assert_eq!(session_retry::reqwest::partition(&url), "127.0.0.1:8080");
 /// ```
 pub fn partition(url: &reqwest::Url) -> &str {
-    use session_core::url::Position;
-    &url[Position::BeforeHost..Position::AfterPort]
+    &url[url::Position::BeforeHost..url::Position::AfterPort]
 }
 
 /// A fresh `Idempotency-Key` value: 128 random bits as hex.

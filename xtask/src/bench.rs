@@ -621,9 +621,11 @@ fn render(results: &Results, machine: &str, date: &str) -> String {
 
     if let Some((_, deps, _)) = results.p7 {
         note.push(format!(
-            "P7: most of the {deps} crates come through session-core (cookie_store, url with \
-             its IDNA tables, serde_json, time), which session-retry uses only for the clock and \
-             dates."
+            "P7: session-retry uses session-core without its `session` feature, so none of the \
+             {deps} crates is a URL, cookie or HTTP-client crate: they are tokio (time only), \
+             tracing, time, serde with serde_json, secrecy, parking_lot, http and the proc-macro \
+             crates that derive and thiserror need. CI checks that no URL or cookie crate comes \
+             back."
         ));
     }
     if !note.is_empty() {

@@ -19,6 +19,10 @@ const LAYERING: &[(&str, &[&str])] = &[
     ("session-retry", &["sqlx", "redis", "axum"]),
 ];
 
+/// With default features, these crates must not build these either
+/// (session-retry alone stays small: no URL or cookie crates).
+const SLIM_DEFAULTS: &[(&str, &[&str])] = &[("session-retry", &["url", "cookie_store", "idna"])];
+
 pub(crate) struct Step {
     name: String,
     ok: bool,
@@ -164,6 +168,16 @@ fn check_layering(steps: &mut Vec<Step>) {
                 let found = names_in(&tree, banned);
                 if !found.is_empty() {
                     problems.push(format!("{krate} depends on {}", found.join(", ")));
+                }
+            }
+            for (krate, banned) in SLIM_DEFAULTS {
+                let tree = package_list(&["-p", krate, "--edges", "normal"])?;
+                let found = names_in(&tree, banned);
+                if !found.is_empty() {
+                    problems.push(format!(
+                        "{krate} with its default features depends on {}",
+                        found.join(", ")
+                    ));
                 }
             }
             if problems.is_empty() {

@@ -408,9 +408,33 @@ fn machine() -> String {
     format!("{model}, {cores} cores, {mem_gib:.0} GiB, Linux {kernel}, {rustc}")
 }
 
-/// A target's verdict.
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "**missed**" }
+/// The summary table and the lists that follow it.
+#[derive(Default)]
+struct Table {
+    rows: String,
+    missed: Vec<String>,
+    notes: Vec<String>,
+}
+
+impl Table {
+    /// One row; `missed` is the line for "Missed targets" when the target is
+    /// missed, `None` when it is met.
+    fn row(&mut self, id: &str, what: &str, result: &str, target: &str, missed: Option<String>) {
+        let verdict = if missed.is_some() {
+            "**missed**"
+        } else {
+            "met"
+        };
+        self.rows.push_str(&format!(
+            "| {id} | {what} | {result} | {target} | {verdict} |\n"
+        ));
+        self.missed.extend(missed);
+    }
+
+    /// A bench whose numbers are missing counts as missed.
+    fn absent(&mut self, id: &str, what: &str) {
+        self.missed.push(format!("{id}: {what}"));
+    }
 }
 
 fn field(results: &Results, id: &str, key: &str) -> Option<f64> {
@@ -443,114 +467,76 @@ const P5_MISSED: &str = "with SQLite, every request asks the database through sq
 connection worker; see the P5 section";
 
 fn render(results: &Results, machine: &str, date: &str) -> String {
-    let mut out = String::new();
-    let mut missed: Vec<String> = Vec::new();
-    let mut note: Vec<String> = Vec::new();
+    let mut t = Table::default();
     let c = |id: &str| results.criterion.get(id).copied();
-    out.push_str("# Benchmarks\n\n");
-    out.push_str(&format!(
-        "Written by `cargo xtask bench` on {date}.\n\nMachine: {machine}.\n\n\
-         Every comparison ran side by side in this one run; read the ratios, not the absolute \
-         numbers, which drift between runs and machines. Sources: `bench/` (criterion benches \
-         and the session-kit P5 server) and `bench/tower-sessions-peer/`.\n\n"
-    ));
-    out.push_str("| id | what | result | target | verdict |\n|---|---|---|---|---|\n");
 
-    // P1
     match (
         field(results, "P1", "session_ratio"),
         field(results, "P1", "middleware_ratio"),
     ) {
-        (Some(s), Some(m)) => {
-            let met = s >= 0.98 && s > m;
-            out.push_str(&format!(
-                "| P1 | loopback GET throughput, 64 in flight | Session {s:.3} × raw reqwest; \
-                 reqwest-middleware stack {m:.3} × raw | Session ≥ 0.98 × raw, ahead of the \
-                 middleware stack | {} |\n",
-                verdict(met)
-            ));
-            if !met {
-                missed.push(format!(
-                    "P1 (Session {s:.3} × raw, middleware {m:.3} × raw): {P1_MISSED}"
-                ));
-            }
-        }
-        _ => missed.push("P1: no result line".into()),
+        (Some(s), Some(m)) => t.row(
+            "P1",
+            "loopback GET throughput, 64 in flight",
+            &format!("Session {s:.3} × raw reqwest; reqwest-middleware stack {m:.3} × raw"),
+            "Session ≥ 0.98 × raw, ahead of the middleware stack",
+            (s < 0.98 || s <= m).then(|| {
+                format!("P1 (Session {s:.3} × raw, middleware {m:.3} × raw): {P1_MISSED}")
+            }),
+        ),
+        _ => t.absent("P1", "no result line"),
     }
 
-    // P2
-    let p2: Vec<(usize, Option<f64>)> = [1, 2]
-        .into_iter()
-        .map(|t| (t, c(&format!("P2/session-kit cached_authorization/{t}"))))
-        .collect();
-    if p2.iter().all(|(_, v)| v.is_some()) {
-        let shown: Vec<String> = p2
-            .iter()
-            .map(|(t, v)| {
-                format!(
-                    "{} at {t} thread{}",
-                    ns(v.unwrap_or_default()),
-                    if *t == 1 { "" } else { "s" }
-                )
-            })
-            .collect();
-        let met = p2.iter().all(|(_, v)| v.is_some_and(|v| v < 100.0));
-        out.push_str(&format!(
-            "| P2 | cached-token read | {} | no exclusive lock, no allocation, tens of ns | {} |\n",
-            shown.join(", "),
-            verdict(met)
-        ));
-        if !met {
-            missed.push(format!("P2 ({}): {P2_MISSED}", shown.join(", ")));
+    match (
+        c("P2/session-kit cached_authorization/1"),
+        c("P2/session-kit cached_authorization/2"),
+    ) {
+        (Some(one), Some(two)) => {
+            let shown = format!("{} at 1 thread, {} at 2 threads", ns(one), ns(two));
+            t.row(
+                "P2",
+                "cached-token read",
+                &shown,
+                "no exclusive lock, no allocation, tens of ns",
+                (one >= 100.0 || two >= 100.0).then(|| format!("P2 ({shown}): {P2_MISSED}")),
+            );
         }
-    } else {
-        missed.push("P2: no criterion results were found".into());
+        _ => t.absent("P2", "no criterion results were found"),
     }
 
-    // P3
     match (
         field(results, "P3", "token_calls"),
         field(results, "P3", "p50_ms"),
         field(results, "P3", "p99_ms"),
     ) {
-        (Some(calls), Some(p50), Some(p99)) => {
-            let met = calls == 1.0;
-            out.push_str(&format!(
-                "| P3 | 10 000 concurrent requests meet an expired token | {calls:.0} token call; \
-                 p50 {p50:.1} ms, p99 {p99:.1} ms | exactly 1 token call | {} |\n",
-                verdict(met)
-            ));
-            if !met {
-                missed.push(format!("P3: {calls:.0} token calls instead of 1"));
-            }
-        }
-        _ => missed.push("P3: no result line".into()),
+        (Some(calls), Some(p50), Some(p99)) => t.row(
+            "P3",
+            "10 000 concurrent requests meet an expired token",
+            &format!("{calls:.0} token call; p50 {p50:.1} ms, p99 {p99:.1} ms"),
+            "exactly 1 token call",
+            (calls != 1.0).then(|| format!("P3: {calls:.0} token calls instead of 1")),
+        ),
+        _ => t.absent("P3", "no result line"),
     }
 
-    // P4
     match (
         field(results, "P4", "budget_drained"),
         field(results, "P4", "budget_overall"),
         field(results, "P4", "none_overall"),
     ) {
-        (Some(drained), Some(overall), Some(none)) => {
-            let met = drained <= 1.2;
-            out.push_str(&format!(
-                "| P4 | attempts per request at 100 % failure | default budget: {drained:.2} once \
-                 drained ({overall:.2} over all 1 000); no budget: {none:.2} | ≤ 1.2 after the \
-                 bucket drains | {} |\n",
-                verdict(met)
-            ));
-            if !met {
-                missed.push(format!(
-                    "P4: {drained:.2} attempts per request after the drain"
-                ));
-            }
-        }
-        _ => missed.push("P4: no result line".into()),
+        (Some(drained), Some(overall), Some(none)) => t.row(
+            "P4",
+            "attempts per request at 100 % failure",
+            &format!(
+                "default budget: {drained:.2} once drained ({overall:.2} over all 1 000); \
+                 no budget: {none:.2}"
+            ),
+            "≤ 1.2 after the bucket drains",
+            (drained > 1.2)
+                .then(|| format!("P4: {drained:.2} attempts per request after the drain")),
+        ),
+        _ => t.absent("P4", "no result line"),
     }
 
-    // P5
     let rps = |name: &str| results.p5.iter().find(|(n, _)| n == name).map(|(_, r)| *r);
     match (
         rps("no session layer"),
@@ -561,19 +547,23 @@ fn render(results: &Results, machine: &str, date: &str) -> String {
     ) {
         (Some(none), Some(ours_mem), Some(ours_sql), Some(ts_mem), Some(ts_sql)) => {
             let ratio = ours_sql / ts_sql;
-            let met = ratio >= 2.0;
-            out.push_str(&format!(
-                "| P5 | protected route under wrk (share of no-session throughput) | session-kit \
-                 memory {:.2}, SQLite {:.2}; tower-sessions memory {:.2}, SQLite {:.2}; SQLite: \
-                 session-kit {ratio:.2} × tower-sessions | ≥ 2× tower-sessions on SQLite | {} |\n",
-                ours_mem / none,
-                ours_sql / none,
-                ts_mem / none,
-                ts_sql / none,
-                verdict(met)
-            ));
+            t.row(
+                "P5",
+                "protected route under wrk (share of no-session throughput)",
+                &format!(
+                    "session-kit memory {:.2}, SQLite {:.2}; tower-sessions memory {:.2}, SQLite \
+                     {:.2}; SQLite: session-kit {ratio:.2} × tower-sessions",
+                    ours_mem / none,
+                    ours_sql / none,
+                    ts_mem / none,
+                    ts_sql / none,
+                ),
+                "≥ 2× tower-sessions on SQLite",
+                (ratio < 2.0)
+                    .then(|| format!("P5 (SQLite {ratio:.2} × tower-sessions): {P5_MISSED}")),
+            );
             if let Some(uncached) = rps("session-kit SQLite, cache off") {
-                note.push(format!(
+                t.notes.push(format!(
                     "P5: session-kit reuses a session it read for up to `SESSION_CACHE_TTL` (1 s \
                      by default; revocations by this process apply at once). With the cache off \
                      every request reads SQLite: {:.2} of the no-session throughput, {:.2} × \
@@ -582,66 +572,59 @@ fn render(results: &Results, machine: &str, date: &str) -> String {
                     uncached / ts_sql
                 ));
             }
-            if !met {
-                missed.push(format!(
-                    "P5 (SQLite {ratio:.2} × tower-sessions): {P5_MISSED}"
-                ));
-            }
         }
-        _ => missed.push("P5: a server did not report".into()),
+        _ => t.absent("P5", "a server did not report"),
     }
 
-    // P6
     match (
         field(results, "P6", "writes_per_s"),
         field(results, "P6", "updates_per_s"),
     ) {
-        (Some(writes), Some(updates)) => {
-            let met = writes <= 20.0;
-            out.push_str(&format!(
-                "| P6 | JSON file store under {updates:.0} token updates/s | {writes:.2} writes/s | \
-                 ≤ 20 writes/s | {} |\n",
-                verdict(met)
+        (Some(writes), Some(updates)) => t.row(
+            "P6",
+            &format!("JSON file store under {updates:.0} token updates/s"),
+            &format!("{writes:.2} writes/s"),
+            "≤ 20 writes/s",
+            (writes > 20.0).then(|| format!("P6: {writes:.2} writes/s")),
+        ),
+        _ => t.absent("P6", "no result line"),
+    }
+
+    match results.p7 {
+        Some((secs, deps, with_reqwest)) => {
+            t.rows.push_str(&format!(
+                "| P7 | clean build of `session-retry` alone | {secs:.1} s (debug, 2 cores); \
+                 {deps} dependencies ({with_reqwest} with its `reqwest` feature) | small; \
+                 reported | reported |\n"
             ));
-            if !met {
-                missed.push(format!("P6: {writes:.2} writes/s"));
-            }
+            t.notes.push(format!(
+                "P7: session-retry uses session-core without its `session` feature, so none of \
+                 the {deps} crates is a URL, cookie or HTTP-client crate: they are tokio (time \
+                 only), tracing, time, serde with serde_json, secrecy, parking_lot, http and the \
+                 proc-macro crates that derive and thiserror need. CI checks that no URL or \
+                 cookie crate comes back."
+            ));
         }
-        _ => missed.push("P6: no result line".into()),
+        None => t.absent("P7", "the build was not timed"),
     }
 
-    // P7
-    if let Some((secs, deps, with_reqwest)) = results.p7 {
-        out.push_str(&format!(
-            "| P7 | clean build of `session-retry` alone | {secs:.1} s (debug, 2 cores); \
-             {deps} dependencies ({with_reqwest} with its `reqwest` feature) | small; reported | \
-             reported |\n"
-        ));
+    let mut out = format!(
+        "# Benchmarks\n\nWritten by `cargo xtask bench` on {date}.\n\nMachine: {machine}.\n\n\
+         Every comparison ran side by side in this one run; read the ratios, not the absolute \
+         numbers, which drift between runs and machines. Sources: `bench/` (criterion benches \
+         and the session-kit P5 server) and `bench/tower-sessions-peer/`.\n\n\
+         | id | what | result | target | verdict |\n|---|---|---|---|---|\n{}",
+        t.rows
+    );
+    let list = |items: &[String]| -> String { items.iter().map(|i| format!("- {i}\n")).collect() };
+    if !t.notes.is_empty() {
+        out.push_str(&format!("\n## Notes\n\n{}", list(&t.notes)));
     }
-
-    if let Some((_, deps, _)) = results.p7 {
-        note.push(format!(
-            "P7: session-retry uses session-core without its `session` feature, so none of the \
-             {deps} crates is a URL, cookie or HTTP-client crate: they are tokio (time only), \
-             tracing, time, serde with serde_json, secrecy, parking_lot, http and the proc-macro \
-             crates that derive and thiserror need. CI checks that no URL or cookie crate comes \
-             back."
-        ));
-    }
-    if !note.is_empty() {
-        out.push_str("\n## Notes\n\n");
-        for n in &note {
-            out.push_str(&format!("- {n}\n"));
-        }
-    }
-
     out.push_str("\n## Missed targets\n\n");
-    if missed.is_empty() {
+    if t.missed.is_empty() {
         out.push_str("None.\n");
     } else {
-        for m in &missed {
-            out.push_str(&format!("- {m}\n"));
-        }
+        out.push_str(&list(&t.missed));
     }
 
     out.push_str(
@@ -710,6 +693,41 @@ mod tests {
     fn counts_distinct_dependencies() {
         let tree = "session-retry v0.1.0\nhttp v1.5.0\nbytes v1.12.2\nbytes v1.12.2 (*)\n\n";
         assert_eq!(count_dependencies(tree), 2);
+    }
+
+    #[test]
+    fn every_target_met_leaves_no_missed_line() {
+        let mut results = Results::default();
+        results.lines.extend(parse_results(
+            "RESULT P1 session_ratio=0.990 middleware_ratio=0.900\n\
+             RESULT P3 token_calls=1 p50_ms=1.0 p99_ms=2.0\n\
+             RESULT P4 budget_drained=1.000 budget_overall=1.020 none_overall=4.000\n\
+             RESULT P6 writes_per_s=1.00 updates_per_s=1000\n",
+        ));
+        for id in [
+            "P2/session-kit cached_authorization/1",
+            "P2/session-kit cached_authorization/2",
+        ] {
+            results.criterion.insert(id.into(), 50.0);
+        }
+        results.p5 = [
+            ("no session layer", 100.0),
+            ("session-kit memory", 90.0),
+            ("session-kit SQLite", 80.0),
+            ("tower-sessions memory", 85.0),
+            ("tower-sessions SQLite", 30.0),
+        ]
+        .into_iter()
+        .map(|(n, r)| (n.to_owned(), r))
+        .collect();
+        results.p7 = Some((13.0, 42, 126));
+        let report = render(&results, "a machine", "2026-01-01");
+        assert!(!report.contains("**missed**"), "{report}");
+        assert!(report.contains("## Missed targets\n\nNone."));
+        for id in ["P1", "P2", "P3", "P4", "P5", "P6", "P7"] {
+            assert!(report.contains(&format!("| {id} |")), "{id} row");
+        }
+        assert!(report.contains("session-kit 2.67 × tower-sessions"));
     }
 
     #[test]

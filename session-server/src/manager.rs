@@ -364,11 +364,10 @@ impl SessionManager {
         key: String,
         mut session: ServerSession,
     ) -> Result<ServerSession> {
-        let now = self.inner.clock.now();
-        if now - session.last_activity < self.inner.config.activity_throttle {
+        if !self.due_for_touch(&session) {
             return Ok(session);
         }
-        session.last_activity = now;
+        session.last_activity = self.inner.clock.now();
         let updated = self
             .inner
             .store

@@ -90,7 +90,7 @@ impl Authenticate for ApiKeyAuth {
         match &self.place {
             Ok(Place::Header(name, value)) => request.set_header(name.clone(), value.clone()),
             Ok(Place::Query(name, key)) => request.append_query_pair(name, key.expose_secret()),
-            Err(reason) => return Some(Err(session_core::Error::InvalidCredential { reason })),
+            Err(reason) => return Some(Err(session_core::Error::UnusableCredential { reason })),
         }
         Some(Ok(()))
     }
@@ -99,6 +99,6 @@ impl Authenticate for ApiKeyAuth {
         self.place
             .as_ref()
             .map(|_| ())
-            .map_err(|reason| session_core::Error::InvalidCredential { reason })
+            .map_err(|reason| session_core::Error::UnusableCredential { reason })
     }
 }

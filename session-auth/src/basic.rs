@@ -66,7 +66,7 @@ impl Authenticate for BasicAuth {
                 request.set_header(AUTHORIZATION, value.clone());
                 Ok(())
             }
-            Err(reason) => Err(session_core::Error::InvalidCredential { reason }),
+            Err(reason) => Err(session_core::Error::UnusableCredential { reason }),
         })
     }
 
@@ -74,6 +74,6 @@ impl Authenticate for BasicAuth {
         self.value
             .as_ref()
             .map(|_| ())
-            .map_err(|reason| session_core::Error::InvalidCredential { reason })
+            .map_err(|reason| session_core::Error::UnusableCredential { reason })
     }
 }

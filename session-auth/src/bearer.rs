@@ -91,7 +91,7 @@ impl Authenticate for BearerAuth {
         let value = match &self.source {
             Source::Fixed(Ok(value)) => value.clone(),
             Source::Fixed(Err(reason)) => {
-                return Err(session_core::Error::InvalidCredential { reason });
+                return Err(session_core::Error::UnusableCredential { reason });
             }
             Source::Managed(manager) => manager.authorization().await?,
         };
@@ -103,7 +103,7 @@ impl Authenticate for BearerAuth {
         let value = match &self.source {
             Source::Fixed(Ok(value)) => value.clone(),
             Source::Fixed(Err(reason)) => {
-                return Some(Err(session_core::Error::InvalidCredential { reason }));
+                return Some(Err(session_core::Error::UnusableCredential { reason }));
             }
             Source::Managed(manager) => manager.authorization_now()?,
         };
@@ -113,7 +113,7 @@ impl Authenticate for BearerAuth {
 
     fn check(&self) -> Result<()> {
         match &self.source {
-            Source::Fixed(Err(reason)) => Err(session_core::Error::InvalidCredential { reason }),
+            Source::Fixed(Err(reason)) => Err(session_core::Error::UnusableCredential { reason }),
             _ => Ok(()),
         }
     }

@@ -316,7 +316,7 @@ impl SessionBuilder {
     ///
     /// # Errors
     ///
-    /// The first invalid setting; [`Error::InvalidCredential`] for an unusable
+    /// The first invalid setting; [`Error::UnusableCredential`] for an unusable
     /// credential (empty token, key or username, or a value a header can't
     /// carry); [`Error::InsecureTransport`] for an `http://` base URL to a
     /// non-loopback host when credentials are configured.
@@ -335,7 +335,7 @@ impl SessionBuilder {
             return Err(error);
         }
         if let Some(auth) = &self.auth {
-            auth.check().map_err(Error::InvalidCredential)?;
+            auth.check().map_err(Error::UnusableCredential)?;
             if let Some(base) = &self.base_url {
                 check_transport(base, self.allow_insecure_http)?;
             }
@@ -389,6 +389,7 @@ impl SessionBuilder {
                 persistence,
                 user_agent: self.user_agent,
                 closed: AtomicBool::new(false),
+                signed_out: AtomicBool::new(false),
                 restored: OnceCell::new(),
                 requests: StripedCounter::new(),
                 retries: AtomicU64::new(0),

@@ -16,7 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// use session_auth::{BearerAuth, Error, Session};
 ///
 /// let err = Session::builder().auth(BearerAuth::new("")).build().unwrap_err();
-/// assert!(matches!(err, Error::InvalidCredential { .. }));
+/// assert!(matches!(err, Error::UnusableCredential { .. }));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -25,9 +25,26 @@ pub enum Error {
     #[error("the session is closed; create a new session to make requests")]
     SessionClosed,
 
+    /// The session was signed out: nothing is sent and no sign-in happens by
+    /// itself until [`Session::sign_in`](crate::Session::sign_in).
+    #[error("the session was signed out; sign in again to make requests")]
+    SignedOut,
+
+    /// The sign-in credentials (password, client secret) were rejected.
+    #[error("the sign-in credentials were rejected")]
+    InvalidCredentials(#[source] session_core::Error),
+
+    /// The request's timeout passed while waiting for credentials (a token
+    /// endpoint that doesn't answer).
+    #[error("timed out waiting for {waiting_for}")]
+    Timeout {
+        /// What was being waited for.
+        waiting_for: &'static str,
+    },
+
     /// A credential given to a strategy was unusable.
     #[error("invalid credential")]
-    InvalidCredential(#[source] session_core::Error),
+    UnusableCredential(#[source] session_core::Error),
 
     /// A builder setting was invalid.
     #[error("invalid session setting {setting}: {reason}")]
@@ -104,7 +121,72 @@ impl Error {
     /// assert!(!session_auth::Error::SessionClosed.is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Self::Transport(e) if e.is_timeout())
+        matches!(self, Self::Timeout { .. }) || matches!(self, Self::Transport(e) if e.is_timeout())
+    }
+
+    /// Whether the session was signed out.
+    ///
+    /// ```
+    /// assert!(session_auth::Error::SignedOut.is_signed_out());
+    /// ```
+    pub fn is_signed_out(&self) -> bool {
+        matches!(self, Self::SignedOut)
+    }
+
+    /// Whether a sign-in was refused because the credentials are wrong.
+    ///
+    /// ```
+    /// let err = session_auth::Error::InvalidCredentials(session_core::Error::InvalidCredentials { description: None });
+    /// assert!(err.is_invalid_credentials());
+    /// assert!(!err.is_refresh_token_dead());
+    /// ```
+    pub fn is_invalid_credentials(&self) -> bool {
+        matches!(self, Self::InvalidCredentials(_))
+    }
+
+    /// Whether the refresh token was rejected (`invalid_grant`) and no new
+    /// sign-in could replace it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let err = session_auth::Error::Refresh(Arc::new(session_core::Error::InvalidGrant { description: None }));
+    /// assert!(err.is_refresh_token_dead());
+    /// ```
+    pub fn is_refresh_token_dead(&self) -> bool {
+        matches!(self, Self::Refresh(e) if e.is_invalid_grant())
+    }
+
+    /// Whether the identity provider could not be reached or was
+    /// temporarily unavailable (connection refused, 5xx).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let down = session_core::Error::token_provider("token endpoint unreachable", true, None);
+    /// assert!(session_auth::Error::Refresh(Arc::new(down)).is_provider_unreachable());
+    /// ```
+    pub fn is_provider_unreachable(&self) -> bool {
+        match self {
+            Self::Refresh(e) => is_unreachable(e),
+            Self::Auth(e) => is_unreachable(e),
+            _ => false,
+        }
+    }
+
+    /// Whether the identity provider answered with an error that is neither
+    /// wrong credentials nor a dead refresh token (a refused grant type, a
+    /// malformed token response).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let refused = session_core::Error::token_provider("token request refused", false, None);
+    /// assert!(session_auth::Error::Refresh(Arc::new(refused)).is_provider_error());
+    /// ```
+    pub fn is_provider_error(&self) -> bool {
+        match self {
+            Self::Refresh(e) => is_provider_error(e),
+            Self::Auth(e) => is_provider_error(e),
+            _ => false,
+        }
     }
 
     /// Whether there are no usable credentials.
@@ -137,11 +219,21 @@ impl Error {
 
     /// Wraps a core error from a strategy or provider in the right variant.
     pub(crate) fn from_core(err: session_core::Error) -> Self {
+        use session_core::Error as Core;
+        match err.root() {
+            Core::SignedOut => return Self::SignedOut,
+            &Core::Timeout { waiting_for } => return Self::Timeout { waiting_for },
+            Core::InsecureTransport { host } => {
+                return Self::InsecureTransport { host: host.clone() };
+            }
+            Core::InvalidCredentials { .. } => return Self::InvalidCredentials(err),
+            _ => {}
+        }
         if err.is_not_authenticated() {
             return Self::NotAuthenticated(err);
         }
         match err {
-            e @ session_core::Error::InvalidCredential { .. } => Self::InvalidCredential(e),
+            e @ session_core::Error::UnusableCredential { .. } => Self::UnusableCredential(e),
             session_core::Error::Shared(shared) => Self::Refresh(shared),
             e => Self::Auth(e),
         }
@@ -151,4 +243,24 @@ impl Error {
     pub(crate) fn transport(err: reqwest::Error) -> Self {
         Self::Transport(err.without_url())
     }
+}
+
+fn is_unreachable(err: &session_core::Error) -> bool {
+    matches!(
+        err.root(),
+        session_core::Error::TokenProvider {
+            retryable: true,
+            ..
+        }
+    )
+}
+
+fn is_provider_error(err: &session_core::Error) -> bool {
+    matches!(
+        err.root(),
+        session_core::Error::TokenProvider {
+            retryable: false,
+            ..
+        } | session_core::Error::InvalidTokenResponse { .. }
+    )
 }

@@ -29,12 +29,18 @@ use session_retry::{Classify, HttpAttempt, RetryPolicy, RetryScope, Verdict, ret
 /// Authenticates each request with a strategy and replays once after a 401
 /// when the strategy renewed its credentials.
 ///
+/// The same transport rule as a [`Session`](crate::Session): credentials go
+/// over https, or plain http to a loopback host; anything else fails with
+/// [`Error::InsecureTransport`](crate::Error::InsecureTransport) before a
+/// connection is made, unless [`allow_insecure_http`](Self::allow_insecure_http).
+///
 /// ```
 /// let _ = session_auth::middleware::AuthMiddleware::new(session_auth::BasicAuth::new("u", "p"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct AuthMiddleware {
     auth: SharedAuthenticator,
+    allow_insecure_http: bool,
 }
 
 impl AuthMiddleware {
@@ -46,13 +52,30 @@ impl AuthMiddleware {
     pub fn new(auth: impl Authenticate + 'static) -> Self {
         Self {
             auth: SharedAuthenticator::new(auth),
+            allow_insecure_http: false,
         }
     }
 
+    /// Allows credentials over plain `http://` to any host (default: only
+    /// to loopback hosts). For test environments behind a trusted network.
+    ///
+    /// ```
+    /// let _ = session_auth::middleware::AuthMiddleware::new(session_auth::BearerAuth::new("t"))
+    ///     .allow_insecure_http(true);
+    /// ```
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
     async fn authenticate(&self, request: &mut Request) -> reqwest_middleware::Result<()> {
+        let middleware_error =
+            |e| reqwest_middleware::Error::middleware(crate::Error::from_core(e));
+        session_core::check_transport(request.url(), self.allow_insecure_http)
+            .map_err(middleware_error)?;
         crate::transport::authenticate(&self.auth, request)
             .await
-            .map_err(|e| reqwest_middleware::Error::middleware(crate::Error::from_core(e)))
+            .map_err(middleware_error)
     }
 }
 

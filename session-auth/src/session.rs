@@ -67,6 +67,9 @@ pub(crate) struct Inner {
     pub(crate) persistence: Option<Persistence>,
     pub(crate) user_agent: Option<String>,
     pub(crate) closed: AtomicBool,
+    /// Set by `sign_out`, cleared by `sign_in`. A token manager keeps its
+    /// own flag too (it may be shared by several sessions).
+    pub(crate) signed_out: AtomicBool,
     pub(crate) restored: OnceCell<()>,
     pub(crate) requests: StripedCounter,
     pub(crate) retries: AtomicU64,
@@ -93,6 +96,14 @@ pub(crate) struct Activity {
 impl Inner {
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_signed_out(&self) -> bool {
+        self.signed_out.load(Ordering::Acquire)
+            || self
+                .tokens
+                .as_ref()
+                .is_some_and(TokenManager::is_signed_out)
     }
 
     /// Records a call starting now to `host`. In the common case (same
@@ -366,19 +377,26 @@ impl Session {
             .map_err(Error::Store)
     }
 
-    /// Signs out: revokes the tokens where the server supports it, then
-    /// forgets tokens and cookies and deletes the stored session.
+    /// Signs out: revokes the tokens where the server supports it, forgets
+    /// tokens and cookies, deletes the stored session, and ends the session
+    /// for every clone. Later requests fail with [`Error::SignedOut`] without
+    /// contacting anyone — no silent sign-in with held credentials — until
+    /// [`sign_in`](Self::sign_in) is called.
     ///
     /// # Errors
     ///
-    /// The revocation or store error, after the local wipe.
+    /// The revocation or store error, after the local wipe (the session is
+    /// signed out anyway).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// session_auth::Session::builder().build()?.sign_out().await?;
+    /// let session = session_auth::Session::builder().base_url("https://a.example/").build()?;
+    /// session.sign_out().await?;
+    /// assert!(session.get("x").send().await.unwrap_err().is_signed_out());
     /// # Ok::<(), session_auth::Error>(()) }).unwrap();
     /// ```
     pub async fn sign_out(&self) -> Result<()> {
+        self.inner.signed_out.store(true, Ordering::Release);
         if let Some(jar) = &self.inner.jar {
             jar.lock().map(|mut j| j.clear()).ok();
         }
@@ -390,6 +408,46 @@ impl Session {
             persistence.delete().await.map_err(Error::Store)?;
         }
         revoked.map_err(Error::from_core)
+    }
+
+    /// Signs in explicitly: with a token manager, a fresh sign-in through its
+    /// provider (credentials held or prompted for); then the session accepts
+    /// requests again. The way back after [`sign_out`](Self::sign_out).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCredentials`] for wrong credentials; the provider's
+    /// error otherwise (see the `is_*` predicates of [`Error`]). The session
+    /// stays signed out if the sign-in failed.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let session = session_auth::Session::builder().build()?;
+    /// session.sign_out().await?;
+    /// session.sign_in().await?;
+    /// assert!(!session.is_signed_out());
+    /// # Ok::<(), session_auth::Error>(()) }).unwrap();
+    /// ```
+    pub async fn sign_in(&self) -> Result<()> {
+        if self.is_closed() {
+            return Err(Error::SessionClosed);
+        }
+        if let Some(tokens) = &self.inner.tokens {
+            tokens.sign_in().await.map_err(Error::from_core)?;
+        }
+        self.inner.signed_out.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether the session is signed out (by [`sign_out`](Self::sign_out)
+    /// on any clone, or on its token manager).
+    ///
+    /// ```
+    /// assert!(!session_auth::Session::builder().build()?.is_signed_out());
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn is_signed_out(&self) -> bool {
+        self.inner.is_signed_out()
     }
 
     /// Counters: requests, retries, refreshes.

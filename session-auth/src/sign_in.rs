@@ -3,6 +3,8 @@
 //! token provider for a [`TokenManager`](crate::TokenManager).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -160,11 +162,25 @@ impl fmt::Debug for Credentials {
     }
 }
 
+/// Asks for credentials when a sign-in is needed.
+type Prompt =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Credentials>> + Send>> + Send + Sync>;
+
+/// Where a [`SignInProvider`] gets credentials from.
+#[derive(Clone)]
+enum Source {
+    Held(Option<Credentials>),
+    Prompt(Prompt),
+}
+
 /// A [`ProvideToken`] over a [`SignIn`] endpoint: signs in with the held
-/// credentials, refreshes with the refresh token, and signs out.
+/// (or prompted-for) credentials, refreshes with the refresh token, and
+/// signs out.
 ///
 /// Without credentials (tokens restored from storage only), signing in again
-/// answers [`CoreError::NotAuthenticated`].
+/// answers [`CoreError::NotAuthenticated`]. A sign-in the endpoint refuses
+/// with `invalid_grant` answers [`CoreError::InvalidCredentials`]: during a
+/// sign-in that code means the password or secret is wrong.
 ///
 /// ```
 /// # use session_auth::*;
@@ -180,7 +196,7 @@ impl fmt::Debug for Credentials {
 #[derive(Clone)]
 pub struct SignInProvider {
     endpoint: Arc<dyn SignIn>,
-    credentials: Option<Credentials>,
+    credentials: Source,
 }
 
 impl SignInProvider {
@@ -198,24 +214,60 @@ impl SignInProvider {
     pub fn new(endpoint: impl SignIn + 'static, credentials: Option<Credentials>) -> Self {
         Self {
             endpoint: Arc::new(endpoint),
-            credentials,
+            credentials: Source::Held(credentials),
+        }
+    }
+
+    /// A provider that asks `prompt` for credentials each time a sign-in is
+    /// actually needed — never while stored or refreshable tokens serve.
+    /// Restore a stored session without asking for a password up front.
+    ///
+    /// ```
+    /// # use session_auth::*;
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Api;
+    /// # #[async_trait::async_trait] impl SignIn for Api {
+    /// #     async fn refresh(&self, _: &TokenSet) -> session_core::Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let provider = SignInProvider::prompting(Api, || async {
+    ///     // e.g. read it from the terminal without echo
+    ///     Ok(Credentials::password("ada", std::env::var("API_PASSWORD").unwrap_or_default()))
+    /// });
+    /// let tokens = TokenManager::builder(provider).build();
+    /// # let _ = tokens;
+    /// ```
+    pub fn prompting<F, Fut>(endpoint: impl SignIn + 'static, prompt: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Credentials>> + Send + 'static,
+    {
+        Self {
+            endpoint: Arc::new(endpoint),
+            credentials: Source::Prompt(Arc::new(move || Box::pin(prompt()))),
         }
     }
 }
 
 impl fmt::Debug for SignInProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignInProvider")
-            .field("endpoint", &self.endpoint)
-            .field("credentials", &self.credentials)
-            .finish()
+        let mut debug = f.debug_struct("SignInProvider");
+        debug.field("endpoint", &self.endpoint);
+        match &self.credentials {
+            Source::Held(credentials) => debug.field("credentials", credentials),
+            Source::Prompt(_) => debug.field("credentials", &"prompt"),
+        };
+        debug.finish()
     }
 }
 
 #[async_trait]
 impl ProvideToken for SignInProvider {
     async fn provide_token(&self) -> Result<TokenSet> {
-        match &self.credentials {
+        let credentials = match &self.credentials {
+            Source::Held(credentials) => credentials.clone(),
+            Source::Prompt(prompt) => Some(prompt().await?),
+        };
+        let signed_in = match &credentials {
             Some(Credentials::Password { username, password }) => {
                 self.endpoint
                     .sign_in_with_password(username, password.expose_secret())
@@ -232,7 +284,14 @@ impl ProvideToken for SignInProvider {
             None => Err(CoreError::NotAuthenticated {
                 reason: "no credentials are held to sign in again",
             }),
-        }
+        };
+        signed_in.map_err(|error| match error {
+            // At sign-in, a refused grant means the credentials are wrong.
+            CoreError::InvalidGrant { description } => {
+                CoreError::InvalidCredentials { description }
+            }
+            other => other,
+        })
     }
 
     async fn refresh_token(&self, current: &TokenSet) -> Result<TokenSet> {

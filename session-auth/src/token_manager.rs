@@ -23,7 +23,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -50,6 +50,9 @@ const PROACTIVE_BACKOFF: Duration = Duration::from_secs(30);
 /// for another process's refresh.
 const LEASE_TTL: Duration = Duration::from_secs(30);
 const LEASE_PATIENCE: Duration = Duration::from_secs(45);
+
+/// How long one call to the token provider may take by default.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A token set with its ready-made `Authorization` value and the instants
 /// (under the manager's policy) at which it is due for a refresh and counts
@@ -148,9 +151,12 @@ struct Inner {
     policy: ExpiryPolicy,
     clock: SharedClock,
     retry: Option<RetryPolicy>,
+    fetch_timeout: Option<Duration>,
     listeners: Mutex<Vec<Listener>>,
     persistence: Mutex<Option<Persistence>>,
     restored: OnceCell<()>,
+    /// Set by sign-out; only an explicit sign-in (or `set_tokens`) clears it.
+    signed_out: AtomicBool,
     refreshes: AtomicU64,
     epoch: AtomicU64,
     quiet_until: Mutex<Option<OffsetDateTime>>,
@@ -190,6 +196,7 @@ impl TokenManager {
             policy: ExpiryPolicy::default(),
             clock: SharedClock::default(),
             retry: Some(TokenManagerBuilder::default_retry()),
+            fetch_timeout: Some(FETCH_TIMEOUT),
             initial: None,
             listeners: Vec::new(),
             persistence: None,
@@ -372,6 +379,7 @@ impl TokenManager {
     /// # Ok::<(), session_core::Error>(()) }).unwrap();
     /// ```
     pub async fn refresh(&self) -> session_core::Result<TokenSet> {
+        self.ensure_signed_in()?;
         self.ensure_restored().await?;
         let seen = self.inner.current.load_full();
         let rx = self.start_refresh(seen, true);
@@ -400,11 +408,71 @@ impl TokenManager {
     pub async fn set_tokens(&self, tokens: TokenSet) -> session_core::Result<()> {
         let current = Arc::new(Current::new(tokens, &self.inner.policy)?);
         self.inner.current.store(Some(current.clone()));
+        self.inner.signed_out.store(false, Ordering::Release);
         self.inner.changed(&current).await
+    }
+
+    /// Signs in now with the provider (its credentials, or its prompt),
+    /// whatever tokens are held — the explicit way back after
+    /// [`sign_out`](Self::sign_out).
+    ///
+    /// # Errors
+    ///
+    /// The provider's error: `InvalidCredentials` for wrong credentials, a
+    /// retryable error when it can't be reached, `Timeout` when it doesn't
+    /// answer within the fetch timeout.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let m = session_auth::TokenManager::builder(Login).initial_tokens(TokenSet::new("a")).build();
+    /// m.sign_out().await?;
+    /// assert!(m.token().await.unwrap_err().is_signed_out());
+    /// m.sign_in().await?;
+    /// assert_eq!(m.token().await?.access_token().expose_secret(), "t");
+    /// # Ok::<(), session_core::Error>(()) }).unwrap();
+    /// ```
+    pub async fn sign_in(&self) -> session_core::Result<TokenSet> {
+        self.inner.refreshes.fetch_add(1, Ordering::Relaxed);
+        let tokens = self
+            .inner
+            .with_retry(|| self.inner.provider.provide_token())
+            .await?;
+        self.set_tokens(tokens.clone()).await?;
+        Ok(tokens)
+    }
+
+    /// Whether [`sign_out`](Self::sign_out) ended the session (and no
+    /// sign-in has happened since).
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// assert!(!session_auth::TokenManager::builder(Login).build().is_signed_out());
+    /// ```
+    pub fn is_signed_out(&self) -> bool {
+        self.inner.signed_out.load(Ordering::Acquire)
+    }
+
+    fn ensure_signed_in(&self) -> session_core::Result<()> {
+        if self.is_signed_out() {
+            return Err(CoreError::SignedOut);
+        }
+        Ok(())
     }
 
     /// Signs out: asks the provider to revoke the tokens, then forgets them
     /// in memory and deletes the stored session — even if revocation failed.
+    /// The session is over: until [`sign_in`](Self::sign_in) (or
+    /// [`set_tokens`](Self::set_tokens)), every request for a token fails
+    /// with `SignedOut` and the provider is never asked to sign in.
     ///
     /// # Errors
     ///
@@ -423,6 +491,7 @@ impl TokenManager {
     /// # Ok::<(), session_core::Error>(()) }).unwrap();
     /// ```
     pub async fn sign_out(&self) -> session_core::Result<()> {
+        self.inner.signed_out.store(true, Ordering::Release);
         self.inner.epoch.fetch_add(1, Ordering::SeqCst);
         let previous = self.inner.current.swap(None);
         let revoked = match &previous {
@@ -450,6 +519,7 @@ impl TokenManager {
         &self,
         rejected: Option<&HeaderValue>,
     ) -> session_core::Result<Replay> {
+        self.ensure_signed_in()?;
         self.ensure_restored().await?;
         let seen = self.inner.current.load_full();
         if let (Some(current), Some(rejected)) = (&seen, rejected)
@@ -463,6 +533,7 @@ impl TokenManager {
     }
 
     async fn access(&self) -> session_core::Result<Arc<Current>> {
+        self.ensure_signed_in()?;
         self.ensure_restored().await?;
         let now = self.inner.clock.now();
         let nanos = now.unix_timestamp_nanos();
@@ -650,18 +721,39 @@ impl Inner {
         let tokens = match result {
             Err(error) if can_refresh && error.is_invalid_grant() => {
                 tracing::info!(target: "session_auth", "refresh token rejected; signing in again");
-                self.with_retry(|| self.provider.provide_token()).await?
+                match self.with_retry(|| self.provider.provide_token()).await {
+                    // Nothing to sign in with: the dead refresh token is the news.
+                    Err(again) if again.is_not_authenticated() => return Err(error),
+                    other => other?,
+                }
             }
             other => other?,
         };
         Ok(Arc::new(Current::new(tokens, &self.policy)?))
     }
 
+    /// Calls the provider, each call bounded by the fetch timeout, retrying
+    /// transient failures (timeouts included) with the manager's policy.
     async fn with_retry<F, Fut>(&self, mut op: F) -> session_core::Result<TokenSet>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = session_core::Result<TokenSet>>,
     {
+        let limit = self.fetch_timeout;
+        let mut op =
+            move || {
+                let call = op();
+                async move {
+                    match limit {
+                        Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or(Err(
+                            CoreError::Timeout {
+                                waiting_for: "the token provider",
+                            },
+                        )),
+                        None => call.await,
+                    }
+                }
+            };
         let Some(policy) = &self.retry else {
             return op().await;
         };
@@ -742,6 +834,7 @@ pub struct TokenManagerBuilder {
     policy: ExpiryPolicy,
     clock: SharedClock,
     retry: Option<RetryPolicy>,
+    fetch_timeout: Option<Duration>,
     initial: Option<TokenSet>,
     listeners: Vec<Listener>,
     persistence: Option<Persistence>,
@@ -801,6 +894,26 @@ impl TokenManagerBuilder {
     /// ```
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
+        self
+    }
+
+    /// How long one call to the provider (a sign-in, a refresh) may take
+    /// before it counts as a failed, retryable attempt (default 30 seconds).
+    /// A provider that accepts the connection and never answers can't hold
+    /// the refresh forever; waiting requests are bounded by their own
+    /// timeout as well.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// # use std::time::Duration;
+    /// let _ = session_auth::TokenManager::builder(Login).fetch_timeout(Duration::from_secs(10)).build();
+    /// ```
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = Some(timeout);
         self
     }
 
@@ -894,9 +1007,11 @@ impl TokenManagerBuilder {
                 policy: self.policy,
                 clock: self.clock,
                 retry: self.retry,
+                fetch_timeout: self.fetch_timeout,
                 listeners: Mutex::new(self.listeners),
                 persistence: Mutex::new(self.persistence),
                 restored: OnceCell::new(),
+                signed_out: AtomicBool::new(false),
                 refreshes: AtomicU64::new(0),
                 epoch: AtomicU64::new(0),
                 quiet_until: Mutex::new(None),

@@ -70,6 +70,9 @@ impl Session {
         if inner.is_closed() {
             return Err(Error::SessionClosed);
         }
+        if inner.signed_out.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::SignedOut);
+        }
         self.ensure_restored().await?;
         // reqwest keeps the timeout in the request's extensions: only touch
         // them when there is a timeout to set.
@@ -238,17 +241,27 @@ impl Session {
 
 /// Runs `auth` on a reqwest request (its URL and headers are borrowed
 /// together by moving the headers out and back): without waiting when the
-/// credentials are at hand, else through the async path.
+/// credentials are at hand, else through the async path — for no longer
+/// than the request's own timeout, so a token endpoint that never answers
+/// can't hold the request past it.
 pub(crate) async fn authenticate(
     auth: &SharedAuthenticator,
     request: &mut Request,
 ) -> session_core::Result<()> {
     let method = request.method().clone();
+    let limit = request.timeout().copied();
     let mut headers = std::mem::take(request.headers_mut());
     let mut auth_request = AuthRequest::new(&method, request.url_mut(), &mut headers);
     let outcome = match auth.authenticate_now(&mut auth_request) {
         Some(outcome) => outcome,
-        None => auth.authenticate(&mut auth_request).await,
+        None => match limit {
+            Some(limit) => tokio::time::timeout(limit, auth.authenticate(&mut auth_request))
+                .await
+                .unwrap_or(Err(session_core::Error::Timeout {
+                    waiting_for: "credentials",
+                })),
+            None => auth.authenticate(&mut auth_request).await,
+        },
     };
     *request.headers_mut() = headers;
     outcome

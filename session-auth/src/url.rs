@@ -1,7 +1,7 @@
-//! URL rules: joining paths onto the base URL, and which hosts count as
-//! loopback for the plain-http rule.
+//! URL rules: joining paths onto the base URL, and the plain-http rule in
+//! this crate's error type.
 
-use url::{Host, Url};
+use url::Url;
 
 use crate::error::{Error, Result};
 
@@ -50,27 +50,10 @@ pub(crate) fn resolve(base: Option<&Url>, target: &str) -> Result<Url> {
         })
 }
 
-/// Whether the URL's host is loopback: `localhost` (and `*.localhost`),
-/// 127.0.0.0/8 or `::1`.
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => {
-            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
-        }
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// Refuses credentials over plain http to a non-loopback host.
+/// Refuses credentials over plain http to a non-loopback host: the one
+/// rule, from session-core, in this crate's error type.
 pub(crate) fn check_transport(url: &Url, allow_insecure: bool) -> Result<()> {
-    if url.scheme() == "http" && !allow_insecure && !is_loopback(url) {
-        return Err(Error::InsecureTransport {
-            host: url.host_str().unwrap_or_default().to_owned(),
-        });
-    }
-    Ok(())
+    session_core::check_transport(url, allow_insecure).map_err(Error::from_core)
 }
 
 #[cfg(test)]
@@ -132,28 +115,5 @@ mod tests {
             resolve(None, "file:///etc/passwd"),
             Err(Error::InvalidUrl { .. })
         ));
-    }
-
-    #[test]
-    fn loopback_hosts() {
-        for u in [
-            "http://127.0.0.1:8/",
-            "http://127.8.9.10/",
-            "http://[::1]/",
-            "http://localhost/",
-            "http://api.localhost/",
-        ] {
-            assert!(is_loopback(&Url::parse(u).unwrap()), "{u}");
-        }
-        for u in [
-            "http://example.com/",
-            "http://10.0.0.1/",
-            "http://localhost.example.com/",
-        ] {
-            assert!(!is_loopback(&Url::parse(u).unwrap()), "{u}");
-        }
-        assert!(check_transport(&Url::parse("http://example.com/").unwrap(), false).is_err());
-        assert!(check_transport(&Url::parse("http://example.com/").unwrap(), true).is_ok());
-        assert!(check_transport(&Url::parse("https://example.com/").unwrap(), false).is_ok());
     }
 }

@@ -81,3 +81,48 @@ async fn the_auth_middleware_refreshes_and_replays_after_a_401() {
         "at-2"
     );
 }
+
+#[tokio::test]
+async fn the_auth_middleware_refuses_plain_http_to_a_remote_host() {
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(session_auth::BearerAuth::new(
+            "secret-token",
+        )))
+        .build();
+    // Refused before any connection: the host doesn't even resolve.
+    let err = client
+        .get("http://api.example.invalid/v1")
+        .send()
+        .await
+        .unwrap_err();
+    let auth_error = match &err {
+        reqwest_middleware::Error::Middleware(e) => e.downcast_ref::<session_auth::Error>(),
+        _ => None,
+    };
+    assert!(
+        matches!(auth_error, Some(session_auth::Error::InsecureTransport { host }) if host == "api.example.invalid"),
+        "{err:?}"
+    );
+    assert!(!format!("{err:?}").contains("secret-token"));
+
+    // Loopback is fine, and so is a remote host once allowed explicitly.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let url = serve(Router::new().fallback(move |headers: HeaderMap| {
+        let h = h.clone();
+        async move {
+            assert_eq!(headers["authorization"], "Bearer secret-token");
+            h.fetch_add(1, Ordering::SeqCst);
+            StatusCode::OK
+        }
+    }))
+    .await;
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    let lenient = AuthMiddleware::new(session_auth::BearerAuth::new("secret-token"))
+        .allow_insecure_http(true);
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(lenient)
+        .build();
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}

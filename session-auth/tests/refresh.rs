@@ -339,7 +339,8 @@ async fn first_use_signs_in_with_credentials() {
     // Wrong password: a typed error, nothing sent to the API.
     let Setup { idp, session, .. } = setup(None, Some(Credentials::password("ada", "wrong"))).await;
     let err = session.get("a").send().await.unwrap_err();
-    assert!(err.is_not_authenticated(), "{err:?}");
+    assert!(err.is_invalid_credentials(), "{err:?}");
+    assert!(!err.is_refresh_token_dead(), "{err:?}");
     assert_eq!(idp.api_hits(), 0);
 }
 

@@ -196,7 +196,7 @@ fn bad_input_is_an_error_at_build_never_a_panic() {
     ];
     for result in cases {
         let err = result.unwrap_err();
-        assert!(matches!(err, Error::InvalidCredential(_)), "{err:?}");
+        assert!(matches!(err, Error::UnusableCredential(_)), "{err:?}");
     }
     assert!(matches!(
         Session::builder().base_url("::nonsense").build(),

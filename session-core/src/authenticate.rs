@@ -345,7 +345,7 @@ pub trait Authenticate: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidCredential`] describing what is wrong.
+    /// [`Error::UnusableCredential`] describing what is wrong.
     fn check(&self) -> Result<()> {
         Ok(())
     }
@@ -440,7 +440,7 @@ impl Authenticate for SharedAuthenticator {
 ///
 /// # Errors
 ///
-/// [`Error::InvalidCredential`] for an empty value or one with characters a
+/// [`Error::UnusableCredential`] for an empty value or one with characters a
 /// header cannot carry (control characters, newlines). The error never
 /// contains the value.
 ///
@@ -453,11 +453,11 @@ impl Authenticate for SharedAuthenticator {
 /// ```
 pub fn sensitive_header_value(value: &str) -> Result<HeaderValue> {
     if value.is_empty() {
-        return Err(Error::InvalidCredential {
+        return Err(Error::UnusableCredential {
             reason: "the credential is empty",
         });
     }
-    let mut header = HeaderValue::from_str(value).map_err(|_| Error::InvalidCredential {
+    let mut header = HeaderValue::from_str(value).map_err(|_| Error::UnusableCredential {
         reason: "the credential contains characters not allowed in an HTTP header",
     })?;
     header.set_sensitive(true);

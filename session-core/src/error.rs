@@ -45,7 +45,7 @@ pub enum Error {
     /// A credential given to a builder or constructor was unusable (empty, or
     /// not valid in an HTTP header).
     #[error("invalid credential: {reason}")]
-    InvalidCredential {
+    UnusableCredential {
         /// What was wrong with it (never the credential itself).
         reason: &'static str,
     },
@@ -96,6 +96,36 @@ pub enum Error {
     InvalidGrant {
         /// The server's `error_description`, when it gave one.
         description: Option<String>,
+    },
+
+    /// The credentials a sign-in presented (a password, a client secret)
+    /// were rejected: signing in again with the same ones will fail too.
+    #[error("the sign-in credentials were rejected{}", describe(description))]
+    InvalidCredentials {
+        /// The server's `error_description`, when it gave one.
+        description: Option<String>,
+    },
+
+    /// The session was signed out. Nothing is sent, and no sign-in happens
+    /// by itself, until the application signs in again.
+    #[error("the session was signed out; sign in again to make requests")]
+    SignedOut,
+
+    /// Waiting took longer than allowed (a token endpoint that never answers).
+    #[error("timed out waiting for {waiting_for}")]
+    Timeout {
+        /// What was being waited for, e.g. `"the token endpoint"`.
+        waiting_for: &'static str,
+    },
+
+    /// Credentials would have gone over plain `http://` to a host that is
+    /// not loopback.
+    #[error(
+        "refusing to send credentials over plain http to {host}; use https or allow it explicitly"
+    )]
+    InsecureTransport {
+        /// The host.
+        host: String,
     },
 
     /// One failure shared by several waiters (a single-flight refresh reports
@@ -159,6 +189,7 @@ impl Error {
         match self {
             Self::Store { retryable, .. } | Self::TokenProvider { retryable, .. } => *retryable,
             Self::Shared(inner) => inner.is_retryable(),
+            Self::Timeout { .. } => true,
             _ => false,
         }
     }
@@ -190,6 +221,49 @@ impl Error {
         }
     }
 
+    /// The error itself, or the one shared by a single-flight refresh.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let shared = session_core::Error::Shared(Arc::new(session_core::Error::SignedOut));
+    /// assert!(matches!(shared.root(), session_core::Error::SignedOut));
+    /// ```
+    pub fn root(&self) -> &Self {
+        match self {
+            Self::Shared(inner) => inner.root(),
+            other => other,
+        }
+    }
+
+    /// Whether a sign-in's credentials were rejected (wrong password or
+    /// client secret).
+    ///
+    /// ```
+    /// assert!(session_core::Error::InvalidCredentials { description: None }.is_invalid_credentials());
+    /// assert!(!session_core::Error::InvalidGrant { description: None }.is_invalid_credentials());
+    /// ```
+    pub fn is_invalid_credentials(&self) -> bool {
+        matches!(self.root(), Self::InvalidCredentials { .. })
+    }
+
+    /// Whether the session was signed out.
+    ///
+    /// ```
+    /// assert!(session_core::Error::SignedOut.is_signed_out());
+    /// ```
+    pub fn is_signed_out(&self) -> bool {
+        matches!(self.root(), Self::SignedOut)
+    }
+
+    /// Whether waiting timed out.
+    ///
+    /// ```
+    /// assert!(session_core::Error::Timeout { waiting_for: "the token endpoint" }.is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.root(), Self::Timeout { .. })
+    }
+
     #[cfg(feature = "session")]
     pub(crate) fn encode(source: serde_json::Error) -> Self {
         Self::Serialization {
@@ -205,4 +279,12 @@ impl Error {
             source: Box::new(source),
         }
     }
+}
+
+/// `": description"`, or nothing.
+fn describe(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
 }

@@ -69,6 +69,8 @@ mod secret;
 mod session_data;
 mod store;
 mod token_set;
+#[cfg(feature = "session")]
+mod transport;
 
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
@@ -98,6 +100,9 @@ pub use secret::{AccessToken, IdToken, RefreshToken};
 pub use session_data::{SessionData, SessionMetadata};
 pub use store::{SessionStore, SharedSessionStore, StoreRecord};
 pub use token_set::{TokenSet, TokenStatus};
+#[cfg(feature = "session")]
+#[cfg_attr(docsrs, doc(cfg(feature = "session")))]
+pub use transport::{check_transport, is_loopback};
 
 // Re-exported so users name the same versions we do.
 pub use http;

@@ -132,10 +132,12 @@ async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>
     match form.get("grant_type").map(String::as_str) {
         Some("password") => {
             s.password_grants.fetch_add(1, Ordering::SeqCst);
+            // A wrong password is `invalid_grant` (RFC 6749 §5.2), the same
+            // code as a dead refresh token.
             if form.get("password").map(String::as_str) != Some("correct horse") {
                 return (
-                    StatusCode::UNAUTHORIZED,
-                    Json(json!({"error": "invalid_client"})),
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "invalid_grant"})),
                 )
                     .into_response();
             }

@@ -497,7 +497,7 @@ async fn run_request(profiles: &Profiles, r: Request, json_out: bool) -> Result<
     let response = request.send().await.map_err(|e| match e {
         session_kit::auth::Error::InvalidUrl { .. }
         | session_kit::auth::Error::InsecureTransport { .. }
-        | session_kit::auth::Error::InvalidCredential(_) => usage(chain(&e)),
+        | session_kit::auth::Error::UnusableCredential(_) => usage(chain(&e)),
         e => failed(chain(&e)),
     })?;
     let status = response.status();

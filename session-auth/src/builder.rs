@@ -56,8 +56,11 @@ pub struct SessionBuilder {
     retry: Option<RetryPolicy>,
     headers: HeaderMap,
     allow_insecure_http: bool,
+    https_only: bool,
     max_redirects: usize,
     timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
     user_agent: Option<String>,
     cookies: bool,
     store: Option<(SharedSessionStore, String)>,
@@ -75,8 +78,11 @@ impl Default for SessionBuilder {
             retry: Some(RetryPolicy::default()),
             headers: HeaderMap::new(),
             allow_insecure_http: false,
+            https_only: false,
             max_redirects: 10,
             timeout: None,
+            connect_timeout: None,
+            read_timeout: None,
             user_agent: Some(USER_AGENT.to_owned()),
             cookies: true,
             store: None,
@@ -239,6 +245,25 @@ impl SessionBuilder {
         self
     }
 
+    /// Holds every request to the credential transport rule, not only the
+    /// ones a strategy authenticates: for clients whose bodies carry secrets
+    /// (token endpoints) or whose answers must not be tampered with
+    /// (discovery documents, key sets). Plain http then works only to
+    /// loopback hosts, or anywhere with
+    /// [`allow_insecure_http`](Self::allow_insecure_http).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let session = session_auth::Session::builder().https_only(true).build()?;
+    /// let err = session.get("http://id.example.com/token").send().await.unwrap_err();
+    /// assert!(matches!(err, session_auth::Error::InsecureTransport { .. }));
+    /// # Ok::<(), session_auth::Error>(()) }).unwrap();
+    /// ```
+    pub fn https_only(mut self, enabled: bool) -> Self {
+        self.https_only = enabled;
+        self
+    }
+
     /// How many redirects to follow (default 10; 0 returns 3xx responses).
     ///
     /// ```
@@ -259,6 +284,32 @@ impl SessionBuilder {
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long connecting may take (default: no limit). Only with the
+    /// session's own client.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let _ = session_auth::Session::builder().connect_timeout(Duration::from_secs(10)).build()?;
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a read from the connection may take (default: no limit).
+    /// Only with the session's own client.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let _ = session_auth::Session::builder().read_timeout(Duration::from_secs(30)).build()?;
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
         self
     }
 
@@ -336,9 +387,11 @@ impl SessionBuilder {
         }
         if let Some(auth) = &self.auth {
             auth.check().map_err(Error::UnusableCredential)?;
-            if let Some(base) = &self.base_url {
-                check_transport(base, self.allow_insecure_http)?;
-            }
+        }
+        if (self.auth.is_some() || self.https_only)
+            && let Some(base) = &self.base_url
+        {
+            check_transport(base, self.allow_insecure_http)?;
         }
         let mut headers = self.headers;
         if let Some(agent) = &self.user_agent
@@ -358,6 +411,12 @@ impl SessionBuilder {
                 let jar = self.cookies.then(|| Arc::new(CookieStoreMutex::default()));
                 if let Some(jar) = &jar {
                     builder = builder.cookie_provider(jar.clone());
+                }
+                if let Some(timeout) = self.connect_timeout {
+                    builder = builder.connect_timeout(timeout);
+                }
+                if let Some(timeout) = self.read_timeout {
+                    builder = builder.read_timeout(timeout);
                 }
                 let client = builder.build().map_err(|_| Error::InvalidSetting {
                     setting: "client",
@@ -382,6 +441,7 @@ impl SessionBuilder {
                 retry: self.retry,
                 headers,
                 allow_insecure_http: self.allow_insecure_http,
+                https_only: self.https_only,
                 max_redirects: self.max_redirects,
                 timeout: self.timeout,
                 clock: self.clock,

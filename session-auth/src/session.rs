@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) headers: HeaderMap,
     pub(crate) allow_insecure_http: bool,
+    /// Every request, authenticated or not, follows the transport rule.
+    pub(crate) https_only: bool,
     pub(crate) max_redirects: usize,
     pub(crate) timeout: Option<Duration>,
     pub(crate) clock: SharedClock,

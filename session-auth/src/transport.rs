@@ -178,10 +178,14 @@ impl Session {
         inner.add_static_headers(request.headers_mut());
         let mut hops = 0;
         loop {
-            if let Some(auth) = &inner.auth
-                && template.is_none_or(|t| same_origin(t.url(), request.url()))
-            {
+            let credentials_go_here = inner.auth.is_some()
+                && template.is_none_or(|t| same_origin(t.url(), request.url()));
+            if credentials_go_here || inner.https_only {
                 check_transport(request.url(), inner.allow_insecure_http)?;
+            }
+            if let Some(auth) = &inner.auth
+                && credentials_go_here
+            {
                 authenticate(auth, &mut request)
                     .await
                     .map_err(Error::from_core)?;

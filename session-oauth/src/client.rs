@@ -428,7 +428,8 @@ impl OAuthClient {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidGrant`] for wrong credentials; transport errors.
+    /// [`Error::InvalidCredentials`] for a wrong username or password;
+    /// transport errors.
     ///
     /// ```no_run
     /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
@@ -447,10 +448,13 @@ impl OAuthClient {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         let sent_at = self.inner.clock.now();
-        let response = request
-            .request_async(&self.inner.http)
-            .await
-            .map_err(|e| map_request_error(e, basic_code))?;
+        let response = request.request_async(&self.inner.http).await.map_err(|e| {
+            match map_request_error(e, basic_code) {
+                // To a password grant, `invalid_grant` means wrong credentials.
+                Error::InvalidGrant { description } => Error::InvalidCredentials { description },
+                other => other,
+            }
+        })?;
         response.into_token_set(sent_at)
     }
 
@@ -506,14 +510,14 @@ impl OAuthClient {
         })
     }
 
-    /// Revokes the refresh token, then the access token (RFC 7009). The
-    /// endpoint must use https, except on a loopback host.
+    /// Revokes the refresh token, then the access token (RFC 7009). Like
+    /// every endpoint, it must use https, except on a loopback host.
     ///
     /// # Errors
     ///
     /// [`Error::MissingEndpoint`] without a revocation endpoint;
-    /// [`Error::Configuration`] for plain http to another host; server and
-    /// transport errors.
+    /// [`Error::InsecureTransport`] for plain http to another host; server
+    /// and transport errors.
     ///
     /// ```no_run
     /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
@@ -539,19 +543,8 @@ impl OAuthClient {
                 .ok_or(Error::MissingEndpoint {
                     endpoint: "revocation",
                 })?;
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d == "localhost",
-            None => false,
-        };
-        if url.scheme() != "https" && !loopback {
-            return Err(Error::Configuration {
-                reason: "the revocation endpoint must use https".into(),
-            });
-        }
         let mut form: Vec<(&str, &str)> = vec![("token", token), ("token_type_hint", hint)];
-        let mut request = self.inner.http.client().post(url);
+        let mut request = self.inner.http.session().post(url.as_str());
         match (self.inner.auth, &self.inner.secret) {
             (ClientAuth::Basic, Some(secret)) => {
                 request = request.header(
@@ -566,11 +559,7 @@ impl OAuthClient {
                 }
             }
         }
-        let response = request
-            .form(&form)
-            .send()
-            .await
-            .map_err(Error::unreachable)?;
+        let response = self.inner.http.send(request.form(&form)).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

@@ -27,6 +27,13 @@ pub enum Error {
         /// The server's `error_description`.
         description: Option<String>,
     },
+    /// A password sign-in was refused: the username or password is wrong
+    /// (the server's `invalid_grant` to a password grant).
+    #[error("the username or password was rejected{}", describe(description))]
+    InvalidCredentials {
+        /// The server's `error_description`.
+        description: Option<String>,
+    },
     /// `invalid_client`: client authentication failed.
     #[error(
         "client authentication failed (invalid_client){}",
@@ -101,6 +108,16 @@ pub enum Error {
         #[source]
         source: Option<session_core::BoxError>,
     },
+    /// A request to the provider would have gone over plain `http://` to a
+    /// host that is not loopback; allow it explicitly with
+    /// [`OAuthHttpBuilder::allow_insecure_http`](crate::OAuthHttpBuilder::allow_insecure_http).
+    #[error(
+        "refusing to talk to the authorization server over plain http at {host}; use https or allow it explicitly"
+    )]
+    InsecureTransport {
+        /// The host.
+        host: String,
+    },
     /// The server's answer was not what the protocol requires.
     #[error("the authorization server's answer is invalid: {reason}")]
     InvalidResponse {
@@ -169,12 +186,45 @@ impl Error {
         )
     }
 
-    /// A failed request to the server: retryable, without the URL (which may
-    /// carry a secret).
-    pub(crate) fn unreachable(error: reqwest::Error) -> Self {
-        Self::Transport {
-            retryable: true,
-            source: Some(Box::new(error.without_url())),
+    /// Whether the credentials were rejected: a wrong username or password,
+    /// or a wrong client secret (`invalid_client`).
+    ///
+    /// ```
+    /// assert!(session_oauth::Error::InvalidCredentials { description: None }.is_invalid_credentials());
+    /// assert!(!session_oauth::Error::InvalidGrant { description: None }.is_invalid_credentials());
+    /// ```
+    pub fn is_invalid_credentials(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidCredentials { .. } | Self::InvalidClient { .. }
+        )
+    }
+
+    /// Whether waiting timed out: for the redirect or the user, or for a
+    /// provider that doesn't answer.
+    ///
+    /// ```
+    /// assert!(session_oauth::Error::Timeout { what: "the redirect" }.is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Self::Timeout { .. } => true,
+            Self::Transport {
+                source: Some(source),
+                ..
+            } => {
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+                while let Some(error) = cause {
+                    if let Some(send) = error.downcast_ref::<session_auth::Error>()
+                        && send.is_timeout()
+                    {
+                        return true;
+                    }
+                    cause = error.source();
+                }
+                false
+            }
+            _ => false,
         }
     }
 
@@ -202,8 +252,9 @@ impl Error {
     }
 
     /// This error in session-core's terms, for token providers: dead grants
-    /// become `InvalidGrant`, bad client credentials `NotAuthenticated`,
-    /// network failures retryable.
+    /// become `InvalidGrant`, a wrong password or client secret
+    /// `InvalidCredentials`, a refused client `NotAuthenticated`, network
+    /// failures retryable.
     ///
     /// ```
     /// let core = session_oauth::Error::InvalidGrant { description: None }.into_core();
@@ -212,11 +263,15 @@ impl Error {
     pub fn into_core(self) -> session_core::Error {
         match self {
             Self::InvalidGrant { description } => session_core::Error::InvalidGrant { description },
-            Self::InvalidClient { .. }
-            | Self::UnauthorizedClient { .. }
-            | Self::AccessDenied { .. } => session_core::Error::NotAuthenticated {
-                reason: "the authorization server rejected the client or its credentials",
-            },
+            Self::InvalidCredentials { description } | Self::InvalidClient { description } => {
+                session_core::Error::InvalidCredentials { description }
+            }
+            Self::InsecureTransport { host } => session_core::Error::InsecureTransport { host },
+            Self::UnauthorizedClient { .. } | Self::AccessDenied { .. } => {
+                session_core::Error::NotAuthenticated {
+                    reason: "the authorization server rejected the client or its credentials",
+                }
+            }
             e => {
                 let retryable = e.is_retryable();
                 session_core::Error::token_provider(

@@ -30,11 +30,21 @@ impl fmt::Debug for AuthorizationUrl {
     }
 }
 
-/// The seed's auth module shape over an [`OAuthClient`].
+/// Sign-in, refresh and sign-out by name, over an [`OAuthClient`].
+///
+/// Refresh and sign-out authenticate as the client that signed in: the
+/// configured one, or the one given to
+/// [`sign_in_with_client`](Self::sign_in_with_client).
 pub struct OAuth {
     client: OAuthClient,
-    tokens: Mutex<Option<TokenSet>>,
-    used_client_credentials: Mutex<bool>,
+    signed_in: Mutex<Option<SignedIn>>,
+}
+
+/// Who signed in, and what they hold.
+struct SignedIn {
+    client: OAuthClient,
+    tokens: TokenSet,
+    client_credentials: bool,
 }
 
 impl OAuth {
@@ -49,8 +59,7 @@ impl OAuth {
     pub fn new(client: OAuthClient) -> Self {
         Self {
             client,
-            tokens: Mutex::new(None),
-            used_client_credentials: Mutex::new(false),
+            signed_in: Mutex::new(None),
         }
     }
 
@@ -64,11 +73,45 @@ impl OAuth {
     /// # Ok(()) }
     /// ```
     pub fn tokens(&self) -> Option<TokenSet> {
-        self.tokens.lock().clone()
+        self.signed_in.lock().as_ref().map(|s| s.tokens.clone())
     }
 
-    fn keep(&self, tokens: TokenSet) -> TokenSet {
-        *self.tokens.lock() = Some(tokens.clone());
+    /// The client that signed in (the configured one before any sign-in).
+    fn active_client(&self) -> OAuthClient {
+        self.signed_in
+            .lock()
+            .as_ref()
+            .map_or_else(|| self.client.clone(), |s| s.client.clone())
+    }
+
+    /// Records a sign-in by `client`.
+    fn signed_in(
+        &self,
+        client: OAuthClient,
+        tokens: TokenSet,
+        client_credentials: bool,
+    ) -> TokenSet {
+        *self.signed_in.lock() = Some(SignedIn {
+            client,
+            tokens: tokens.clone(),
+            client_credentials,
+        });
+        tokens
+    }
+
+    /// Keeps refreshed tokens for whoever signed in.
+    fn keep(&self, client: &OAuthClient, tokens: TokenSet) -> TokenSet {
+        let mut slot = self.signed_in.lock();
+        match slot.as_mut() {
+            Some(signed_in) => signed_in.tokens = tokens.clone(),
+            None => {
+                *slot = Some(SignedIn {
+                    client: client.clone(),
+                    tokens: tokens.clone(),
+                    client_credentials: false,
+                });
+            }
+        }
         tokens
     }
 
@@ -76,7 +119,7 @@ impl OAuth {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidGrant`] for wrong credentials.
+    /// [`Error::InvalidCredentials`] for a wrong email or password.
     ///
     /// ```no_run
     /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
@@ -89,8 +132,7 @@ impl OAuth {
             .client
             .password(email, &SecretString::from(password.to_owned()))
             .await?;
-        *self.used_client_credentials.lock() = false;
-        Ok(self.keep(tokens))
+        Ok(self.signed_in(self.client.clone(), tokens, false))
     }
 
     /// Signs in with a client id and secret (client credentials grant).
@@ -114,8 +156,7 @@ impl OAuth {
             .client_secret(client_secret)
             .build()?;
         let tokens = client.client_credentials().await?;
-        *self.used_client_credentials.lock() = true;
-        Ok(self.keep(tokens))
+        Ok(self.signed_in(client, tokens, true))
     }
 
     /// Refreshes with `token`, or the current refresh token.
@@ -156,8 +197,9 @@ impl OAuth {
     /// # Ok(()) }
     /// ```
     pub async fn refresh_oauth_token(&self, refresh_token: &str) -> Result<TokenSet> {
-        let tokens = self.client.refresh_with(refresh_token).await?;
-        Ok(self.keep(tokens))
+        let client = self.active_client();
+        let tokens = client.refresh_with(refresh_token).await?;
+        Ok(self.keep(&client, tokens))
     }
 
     /// Refreshes the current session the appropriate way: the refresh token
@@ -174,20 +216,24 @@ impl OAuth {
     /// # Ok(()) }
     /// ```
     pub async fn refresh(&self) -> Result<TokenSet> {
-        let current = self.tokens();
-        match current {
-            Some(tokens) if tokens.refresh_token().is_some() => {
-                let fresh = self.client.refresh(&tokens).await?;
-                Ok(self.keep(fresh))
+        let (client, tokens, client_credentials) = match self.signed_in.lock().as_ref() {
+            Some(s) => (s.client.clone(), s.tokens.clone(), s.client_credentials),
+            None => {
+                return Err(Error::Configuration {
+                    reason: "there is no session to refresh".into(),
+                });
             }
-            _ if *self.used_client_credentials.lock() => {
-                let tokens = self.client.client_credentials().await?;
-                Ok(self.keep(tokens))
-            }
-            _ => Err(Error::Configuration {
-                reason: "there is no session to refresh".into(),
-            }),
-        }
+        };
+        let fresh = if tokens.refresh_token().is_some() {
+            client.refresh(&tokens).await?
+        } else if client_credentials {
+            client.client_credentials().await?
+        } else {
+            return Err(Error::Configuration {
+                reason: "there is no refresh token".into(),
+            });
+        };
+        Ok(self.keep(&client, fresh))
     }
 
     /// Signs out: revokes refresh and access tokens (when the server can),
@@ -204,9 +250,11 @@ impl OAuth {
     /// # Ok(()) }
     /// ```
     pub async fn sign_out(&self) -> Result<()> {
-        let tokens = self.tokens.lock().take();
-        match (tokens, &self.client.metadata().revocation_endpoint) {
-            (Some(tokens), Some(_)) => self.client.revoke(&tokens).await,
+        let signed_in = self.signed_in.lock().take();
+        match signed_in {
+            Some(s) if s.client.metadata().revocation_endpoint.is_some() => {
+                s.client.revoke(&s.tokens).await
+            }
             _ => Ok(()),
         }
     }
@@ -255,7 +303,7 @@ impl OAuth {
             .client
             .exchange_code_with_verifier(code, code_verifier, None)
             .await?;
-        Ok(self.keep(tokens))
+        Ok(self.signed_in(self.client.clone(), tokens, false))
     }
 }
 
@@ -263,7 +311,7 @@ impl fmt::Debug for OAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OAuth")
             .field("client", &self.client)
-            .field("signed_in", &self.tokens.lock().is_some())
+            .field("signed_in", &self.signed_in.lock().is_some())
             .finish()
     }
 }

@@ -1,15 +1,28 @@
-//! [`OAuthHttp`]: the `oauth2` crate's HTTP client trait over our reqwest
-//! 0.13 client, so only one reqwest is built. It never follows redirects:
-//! a token endpoint that redirects is answered as it stands.
+//! [`OAuthHttp`]: how the OAuth client talks to its provider. Every call —
+//! token, discovery, JWKS, revocation, introspection, device — is sent
+//! through one `session_auth::Session`, so the rules are the session's:
+//! https (or a loopback host) only, for every request; no redirects
+//! followed; no cookies; connect and read timeouts by default; URLs
+//! stripped from errors.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+use session_auth::{RequestBuilder, Session};
 
 use crate::error::Error;
 
-/// An HTTP client for OAuth endpoints.
+/// Default limit for connecting to an OAuth endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit for one read from an OAuth endpoint (a server that accepts
+/// the request and never answers).
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default limit for a whole exchange with an OAuth endpoint.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The HTTP side of an OAuth client.
 ///
 /// ```
 /// let http = session_oauth::OAuthHttp::new()?;
@@ -18,16 +31,17 @@ use crate::error::Error;
 /// ```
 #[derive(Debug, Clone)]
 pub struct OAuthHttp {
-    client: reqwest::Client,
+    session: Session,
 }
 
-/// The error of a failed exchange with an OAuth endpoint.
+/// The error of a failed exchange with an OAuth endpoint, as the `oauth2`
+/// crate sees it (it becomes an [`Error`] before reaching you).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
     /// The request could not be completed.
     #[error("the HTTP request to the authorization server failed")]
-    Transport(#[source] reqwest::Error),
+    Send(#[source] session_auth::Error),
     /// The server answered with a 5xx status.
     #[error("the authorization server answered with status {0}")]
     ServerStatus(u16),
@@ -35,19 +49,31 @@ pub enum HttpError {
 
 impl HttpError {
     pub(crate) fn into_error(self) -> Error {
-        let retryable = match &self {
-            Self::Transport(e) => e.is_connect() || e.is_timeout() || e.is_request(),
-            Self::ServerStatus(_) => true,
-        };
-        Error::Transport {
-            retryable,
-            source: Some(Box::new(self)),
+        match self {
+            Self::Send(error) => send_error(error),
+            Self::ServerStatus(_) => Error::Transport {
+                retryable: true,
+                source: Some(Box::new(self)),
+            },
         }
     }
 }
 
+/// A session error in OAuth terms: a refused transport is named as such;
+/// everything else is a transport failure, retryable when it is transient.
+pub(crate) fn send_error(error: session_auth::Error) -> Error {
+    match error {
+        session_auth::Error::InsecureTransport { host } => Error::InsecureTransport { host },
+        error => Error::Transport {
+            retryable: error.is_retryable() || error.is_timeout(),
+            source: Some(Box::new(error)),
+        },
+    }
+}
+
 impl OAuthHttp {
-    /// A client that never follows redirects.
+    /// The default: https (or loopback) only, no redirects, connect timeout
+    /// 10 s, read timeout 30 s, 60 s for a whole exchange.
     ///
     /// # Errors
     ///
@@ -58,35 +84,155 @@ impl OAuthHttp {
     /// # Ok::<(), session_oauth::Error>(())
     /// ```
     pub fn new() -> Result<Self, Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|_| Error::Configuration {
-                reason: "the HTTP client could not be initialised".into(),
-            })?;
-        Ok(Self { client })
+        Self::builder().build()
     }
 
-    /// Uses your reqwest client. Build it with `redirect::Policy::none()`:
-    /// token endpoints must not be followed through redirects.
+    /// Starts a builder.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let http = session_oauth::OAuthHttp::builder().timeout(Duration::from_secs(20)).build()?;
+    /// # let _ = http;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn builder() -> OAuthHttpBuilder {
+        OAuthHttpBuilder::default()
+    }
+
+    /// Sends a request built on [`session`](Self::session).
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response, Error> {
+        request.send().await.map_err(send_error)
+    }
+
+    /// The session every OAuth request goes through.
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+/// Builds an [`OAuthHttp`].
+///
+/// ```
+/// let http = session_oauth::OAuthHttp::builder()
+///     .allow_insecure_http(true) // a test provider on a private network
+///     .build()?;
+/// # let _ = http;
+/// # Ok::<(), session_oauth::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct OAuthHttpBuilder {
+    client: Option<reqwest::Client>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    allow_insecure_http: bool,
+}
+
+impl Default for OAuthHttpBuilder {
+    fn default() -> Self {
+        Self {
+            client: None,
+            timeout: TIMEOUT,
+            connect_timeout: CONNECT_TIMEOUT,
+            read_timeout: READ_TIMEOUT,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl OAuthHttpBuilder {
+    /// Uses your reqwest client (proxies, TLS roots). Build it with
+    /// `redirect::Policy::none()`: token endpoints must not be followed
+    /// through redirects. Its own timeouts apply instead of the connect and
+    /// read timeouts here; [`timeout`](Self::timeout) still does.
     ///
     /// ```
     /// let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    /// let _ = session_oauth::OAuthHttp::with_client(client);
-    /// ```
-    pub fn with_client(client: reqwest::Client) -> Self {
-        Self { client }
-    }
-
-    /// The reqwest client (for discovery and JWKS fetches).
-    ///
-    /// ```
-    /// let http = session_oauth::OAuthHttp::new()?;
-    /// let _client: &reqwest::Client = http.client();
+    /// let _ = session_oauth::OAuthHttp::builder().client(client).build()?;
     /// # Ok::<(), session_oauth::Error>(())
     /// ```
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The limit for a whole exchange with an endpoint (default 60 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let _ = session_oauth::OAuthHttp::builder().timeout(Duration::from_secs(15)).build()?;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The limit for connecting (default 10 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let _ = session_oauth::OAuthHttp::builder().connect_timeout(Duration::from_secs(5)).build()?;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The limit for one read, e.g. waiting for the answer (default 30 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let _ = session_oauth::OAuthHttp::builder().read_timeout(Duration::from_secs(10)).build()?;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Allows plain `http://` to any host (default: only to loopback
+    /// hosts). Tokens, secrets and discovery documents then cross the
+    /// network unprotected: for test environments only.
+    ///
+    /// ```
+    /// let _ = session_oauth::OAuthHttp::builder().allow_insecure_http(true).build()?;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Builds it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] when TLS can't be initialised.
+    ///
+    /// ```
+    /// let _ = session_oauth::OAuthHttp::builder().build()?;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn build(self) -> Result<OAuthHttp, Error> {
+        let mut builder = Session::builder()
+            .no_retry()
+            .cookies(false)
+            .max_redirects(0)
+            .https_only(true)
+            .allow_insecure_http(self.allow_insecure_http)
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout);
+        if let Some(client) = self.client {
+            builder = builder.client(client);
+        }
+        let session = builder.build().map_err(|_| Error::Configuration {
+            reason: "the HTTP client could not be initialised".into(),
+        })?;
+        Ok(OAuthHttp { session })
     }
 }
 
@@ -96,13 +242,16 @@ impl<'c> AsyncHttpClient<'c> for OAuthHttp {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let request = reqwest::Request::try_from(request)
-                .map_err(|e| HttpError::Transport(e.without_url()))?;
+            let request = reqwest::Request::try_from(request).map_err(|_| {
+                HttpError::Send(session_auth::Error::InvalidUrl {
+                    reason: "the OAuth request could not be built",
+                })
+            })?;
             let response = self
-                .client
+                .session
                 .execute(request)
                 .await
-                .map_err(|e| HttpError::Transport(e.without_url()))?;
+                .map_err(HttpError::Send)?;
             if response.status().is_server_error() {
                 // 5xx is an outage, not an OAuth error: make it retryable.
                 return Err(HttpError::ServerStatus(response.status().as_u16()));
@@ -114,7 +263,7 @@ impl<'c> AsyncHttpClient<'c> for OAuthHttp {
             let body = response
                 .bytes()
                 .await
-                .map_err(|e| HttpError::Transport(e.without_url()))?;
+                .map_err(|e| HttpError::Send(session_auth::Error::Transport(e.without_url())))?;
             Ok(builder
                 .body(body.to_vec())
                 .expect("status and headers came from a response"))

@@ -190,14 +190,10 @@ impl IdTokenVerifier {
             *last = Some(now);
         }
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
-        let response = self
-            .inner
-            .http
-            .client()
-            .get(self.inner.jwks_uri.clone())
-            .send()
-            .await
-            .map_err(Error::unreachable)?;
+        let http = &self.inner.http;
+        let response = http
+            .send(http.session().get(self.inner.jwks_uri.as_str()))
+            .await?;
         if !response.status().is_success() {
             return Err(Error::Transport {
                 retryable: response.status().is_server_error(),

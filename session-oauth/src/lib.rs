@@ -10,8 +10,10 @@
 //! - [`OAuthTokenProvider`], so a `session_auth::Session` refreshes itself,
 //!   and [`OAuth`], the seed's method names on one type.
 //!
-//! HTTP goes through [`OAuthHttp`], our reqwest client (one reqwest in the
-//! tree), which never follows redirects.
+//! Every request to the provider goes through [`OAuthHttp`], a
+//! `session_auth::Session`: https (or a loopback host) only, no redirects
+//! followed, connect and read timeouts by default, no URL or secret in an
+//! error.
 //!
 //! # MSRV
 //!
@@ -37,7 +39,7 @@ pub use client::{
 pub use device::DeviceAuthorization;
 pub use error::{Error, Result};
 pub use facade::{AuthorizationUrl, OAuth};
-pub use http_client::{HttpError, OAuthHttp};
+pub use http_client::{HttpError, OAuthHttp, OAuthHttpBuilder};
 pub use id_token::IdTokenVerifier;
 pub use loopback::LoopbackRedirect;
 pub use metadata::ProviderMetadata;

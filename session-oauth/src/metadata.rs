@@ -196,12 +196,7 @@ impl ProviderMetadata {
             base.origin().ascii_serialization()
         );
         for candidate in [oidc, rfc8414] {
-            let response = http
-                .client()
-                .get(&candidate)
-                .send()
-                .await
-                .map_err(Error::unreachable)?;
+            let response = http.send(http.session().get(&candidate)).await?;
             if !response.status().is_success() {
                 continue;
             }

@@ -558,3 +558,109 @@ async fn rfc_8414_discovery_and_issuer_checks() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidResponse { .. }));
 }
+
+#[tokio::test]
+async fn the_facade_refreshes_and_revokes_as_the_client_that_signed_in() {
+    let (server, issuer) = AuthServer::start().await;
+    // Configured as the public app; signs in as the service.
+    let oauth = OAuth::new(native(&issuer, &[]).await);
+    oauth.sign_in_with_client("svc", SVC_SECRET).await.unwrap();
+    server.0.authenticated.lock().clear();
+
+    oauth.refresh().await.unwrap();
+    oauth.sign_out().await.unwrap();
+    let seen = server.0.authenticated.lock().clone();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|(_, client)| client == "svc"),
+        "every call after the sign-in authenticates as svc: {seen:?}"
+    );
+    assert!(seen.iter().any(|(endpoint, _)| *endpoint == "token"));
+    assert!(seen.iter().any(|(endpoint, _)| *endpoint == "revoke"));
+
+    // Signing in with a password goes back to the configured client.
+    oauth.sign_in_with_password(USER.0, USER.1).await.unwrap();
+    server.0.authenticated.lock().clear();
+    oauth.refresh().await.unwrap();
+    assert_eq!(
+        server.0.authenticated.lock().as_slice(),
+        [("token", "native-app".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_invalid_credentials() {
+    let (_server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &[]).await;
+    let err = client
+        .password(USER.0, &secrecy::SecretString::from("wrong".to_owned()))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_credentials(), "{err:?}");
+    assert!(
+        err.into_core().is_invalid_credentials(),
+        "and in session-core's terms"
+    );
+    // A dead refresh token stays invalid_grant.
+    let err = client.refresh_with("rt-unknown").await.unwrap_err();
+    assert!(matches!(err, Error::InvalidGrant { .. }), "{err:?}");
+    assert!(!err.is_invalid_credentials());
+}
+
+#[tokio::test]
+async fn plain_http_to_a_remote_host_is_refused_for_every_endpoint() {
+    let http = session_oauth::OAuthHttp::new().unwrap();
+    // The host doesn't resolve: a refusal must come before any connection.
+    let err = ProviderMetadata::discover(&http, "http://id.example.invalid")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InsecureTransport { host } if host == "id.example.invalid"),
+        "{err:?}"
+    );
+    let provider = ProviderMetadata::new("http://id.example.invalid/token")
+        .unwrap()
+        .with_revocation_endpoint("http://id.example.invalid/revoke")
+        .unwrap();
+    let client = OAuthClient::builder(provider, "svc")
+        .client_secret(SVC_SECRET)
+        .build()
+        .unwrap();
+    let err = client.client_credentials().await.unwrap_err();
+    assert!(matches!(err, Error::InsecureTransport { .. }), "{err:?}");
+    let err = client.refresh_with("rt").await.unwrap_err();
+    assert!(matches!(err, Error::InsecureTransport { .. }), "{err:?}");
+    let err = client
+        .revoke(&session_core::TokenSet::new("at"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsecureTransport { .. }), "{err:?}");
+    assert!(!format!("{err:?}").contains(SVC_SECRET));
+
+    // The explicit opt-out lets it through (to fail resolving the host).
+    let lenient = session_oauth::OAuthHttp::builder()
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
+    let err = ProviderMetadata::discover(&lenient, "http://id.example.invalid")
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_endpoint_that_never_answers_is_a_timeout() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = svc(&issuer, ClientAuth::Basic).await;
+    *server.0.stall_token.lock() = true;
+    let started = tokio::time::Instant::now();
+    let err = client.client_credentials().await.unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(err.is_timeout(), "{err:?}");
+    // The default: 30 seconds for an exchange with an OAuth endpoint.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+        "{waited:?}"
+    );
+}

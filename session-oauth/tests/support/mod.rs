@@ -98,6 +98,10 @@ pub struct AuthState {
     /// Device flow outcome: None approve, Some(code) an error.
     pub device_outcome: Mutex<Option<&'static str>>,
     pub last_basic_auth: Mutex<Option<(String, String)>>,
+    /// `(endpoint, client id)` of every request whose client authenticated.
+    pub authenticated: Mutex<Vec<(&'static str, String)>>,
+    /// When set, /token accepts the request and never answers.
+    pub stall_token: Mutex<bool>,
 }
 
 #[derive(Clone)]
@@ -121,6 +125,8 @@ impl AuthServer {
             device_pending_polls: Mutex::new(3),
             device_outcome: Mutex::new(None),
             last_basic_auth: Mutex::new(None),
+            authenticated: Mutex::default(),
+            stall_token: Mutex::new(false),
         };
         let server = Self(Arc::new(state));
         let router = Router::new()
@@ -357,10 +363,14 @@ async fn token(
     axum::Form(form): axum::Form<HashMap<String, String>>,
 ) -> Response {
     s.0.token_calls.fetch_add(1, Ordering::SeqCst);
+    if *s.0.stall_token.lock() {
+        std::future::pending::<()>().await;
+    }
     let client = match authenticate_client(&s, &headers, &form) {
         Ok(c) => c,
         Err(r) => return r,
     };
+    s.0.authenticated.lock().push(("token", client.clone()));
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     match get("grant_type").as_str() {
         "authorization_code" => {
@@ -466,8 +476,9 @@ async fn revoke(
     headers: HeaderMap,
     axum::Form(form): axum::Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = authenticate_client(&s, &headers, &form) {
-        return r;
+    match authenticate_client(&s, &headers, &form) {
+        Ok(client) => s.0.authenticated.lock().push(("revoke", client)),
+        Err(r) => return r,
     }
     let token = form.get("token").cloned().unwrap_or_default();
     s.0.access.lock().remove(&token);

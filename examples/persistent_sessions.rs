@@ -1,11 +1,12 @@
-//! The SessionManager with file persistence: auto-save versus manual save,
+//! A SessionState with file persistence: auto-save versus manual save,
 //! several named sessions and switching between them, the summary line.
 //!
 //! Run with `cargo run --example persistent_sessions`.
 
 use std::time::Duration;
 
-use session_kit::store::{JsonFileStore, SessionManager, SessionRegistry};
+use session_kit::auth::{SessionRegistry, SessionState};
+use session_kit::store::JsonFileStore;
 use session_kit::{SharedClock, SharedSessionStore, TokenSet};
 use session_kit_examples::step;
 
@@ -21,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     step("Auto-save: every change is written (bursts coalesced, one write per second)");
-    let auto = SessionManager::builder(store.clone(), "trading")
+    let auto = SessionState::builder(store.clone(), "trading")
         .open()
         .await?;
     auto.create_session(
@@ -37,14 +38,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("50 token updates cost {} write(s)", auto.writes());
 
     step("Manual save: nothing is written until save()");
-    let manual = SessionManager::builder(store.clone(), "monitoring")
+    let manual = SessionState::builder(store.clone(), "monitoring")
         .auto_save(false)
         .open()
         .await?;
     manual.create_session(tokens("m-1"), None, None);
     println!(
         "before save: stored = {}",
-        SessionManager::builder(store.clone(), "monitoring")
+        SessionState::builder(store.clone(), "monitoring")
             .open()
             .await?
             .is_valid()
@@ -52,14 +53,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     manual.save().await?;
     println!(
         "after save:  stored = {}",
-        SessionManager::builder(store.clone(), "monitoring")
+        SessionState::builder(store.clone(), "monitoring")
             .open()
             .await?
             .is_valid()
     );
 
     step("A new program run loads the session on creation");
-    let again = SessionManager::builder(store.clone(), "trading")
+    let again = SessionState::builder(store.clone(), "trading")
         .open()
         .await?;
     println!("trading: {}", again.summary());

@@ -1,5 +1,5 @@
 //! P6: a JSON file store under 1 000 token updates a second for five
-//! seconds, through the client `SessionManager` with auto-save. Prints the
+//! seconds, through the client `SessionState` with auto-save. Prints the
 //! writes per second the coalescing let through, and checks the file ends up
 //! with the last token.
 
@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use session_core::{SharedSessionStore, TokenSet};
 use session_kit_bench::{report, runtime};
-use session_store::{JsonFileStore, SessionManager};
+use session_auth::SessionState;
+use session_store::JsonFileStore;
 
 const RATE: u64 = 1_000;
 const SECONDS: u64 = 5;
@@ -19,11 +20,11 @@ fn main() {
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let path = dir.join("sessions.json");
         let store = SharedSessionStore::new(JsonFileStore::new(&path));
-        let manager = SessionManager::builder(store.clone(), "p6")
+        let manager = SessionState::builder(store.clone(), "p6")
             .auto_save(true)
             .open()
             .await
-            .expect("open the session manager");
+            .expect("open the session state");
         manager.create_session(TokenSet::new("token-0"), None, None);
 
         let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
@@ -36,9 +37,9 @@ fn main() {
         }
         let elapsed = start.elapsed();
         let writes = manager.writes();
-        manager.close().await.expect("close the manager");
+        manager.close().await.expect("close the session state");
 
-        let reopened = SessionManager::builder(store, "p6")
+        let reopened = SessionState::builder(store, "p6")
             .open()
             .await
             .expect("reopen");

@@ -1,6 +1,5 @@
 //! [`SessionBuilder`]: every setting of a [`Session`], checked at `build()`.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::time::Duration;
@@ -8,15 +7,17 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use reqwest_cookie_store::CookieStoreMutex;
-use session_core::{Authenticate, SharedAuthenticator, SharedClock, SharedSessionStore};
+use session_core::{
+    Authenticate, ExpiryPolicy, SharedAuthenticator, SharedClock, SharedSessionStore,
+};
 use session_retry::RetryPolicy;
 use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::bearer::BearerAuth;
 use crate::error::{Error, Result};
-use crate::persistence::Persistence;
 use crate::session::{Activity, Inner, NO_CALL, Session};
+use crate::state::SessionState;
 use crate::striped::StripedCounter;
 use crate::token_manager::TokenManager;
 use crate::url::{check_transport, parse_base};
@@ -64,6 +65,7 @@ pub struct SessionBuilder {
     user_agent: Option<String>,
     cookies: bool,
     store: Option<(SharedSessionStore, String)>,
+    state: Option<SessionState>,
     clock: SharedClock,
     error: Option<Error>,
 }
@@ -86,6 +88,7 @@ impl Default for SessionBuilder {
             user_agent: Some(USER_AGENT.to_owned()),
             cookies: true,
             store: None,
+            state: None,
             clock: SharedClock::default(),
             error: None,
         }
@@ -143,12 +146,12 @@ impl SessionBuilder {
     /// let _ = session_auth::Session::builder().auth(session_auth::BasicAuth::new("u", "p")).build()?;
     /// # Ok::<(), session_auth::Error>(())
     /// ```
+    ///
+    /// A strategy is only an authenticator to the session: to have the
+    /// session refresh, persist and sign out tokens, give it the
+    /// [`TokenManager`] with [`tokens`](Self::tokens).
     pub fn auth(mut self, auth: impl Authenticate + 'static) -> Self {
-        if let Some(bearer) = (&auth as &dyn Any).downcast_ref::<BearerAuth>() {
-            self.tokens = bearer.token_manager().cloned();
-        } else {
-            self.tokens = None;
-        }
+        self.tokens = None;
         self.auth = Some(SharedAuthenticator::new(auth));
         self
     }
@@ -167,8 +170,12 @@ impl SessionBuilder {
     /// assert!(session.tokens().is_some());
     /// # Ok::<(), session_auth::Error>(())
     /// ```
-    pub fn tokens(self, tokens: TokenManager) -> Self {
-        self.auth(BearerAuth::from_manager(tokens))
+    pub fn tokens(mut self, tokens: TokenManager) -> Self {
+        self.auth = Some(SharedAuthenticator::new(BearerAuth::from_manager(
+            tokens.clone(),
+        )));
+        self.tokens = Some(tokens);
+        self
     }
 
     /// The retry policy (default: the seed's, see [`RetryPolicy`]).
@@ -352,6 +359,22 @@ impl SessionBuilder {
         self
     }
 
+    /// Keeps the session's data in `state` — shared with whatever else uses
+    /// it (a registry, the seed-style API on [`SessionState`]). Takes the
+    /// place of [`store`](Self::store).
+    ///
+    /// ```
+    /// use session_core::{MemoryStore, SharedSessionStore};
+    /// let state = session_auth::SessionState::builder(SharedSessionStore::new(MemoryStore::new()), "k").build();
+    /// let session = session_auth::Session::builder().state(state.clone()).build()?;
+    /// assert_eq!(session.state().key(), Some("k"));
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn state(mut self, state: SessionState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
     /// The clock for metadata and expiry (default: the system clock).
     ///
     /// ```
@@ -425,12 +448,36 @@ impl SessionBuilder {
                 (client, jar)
             }
         };
-        let persistence = self
-            .store
-            .map(|(store, key)| Persistence::with_clock(store, key, self.clock.clone()));
-        if let (Some(tokens), Some(persistence)) = (&self.tokens, &persistence) {
-            tokens.attach_persistence(persistence);
-        }
+        let conflict = Error::InvalidSetting {
+            setting: "store",
+            reason: "the token manager already keeps its tokens in another session state; give the session that one",
+        };
+        // One owner: the token manager and the session share one state.
+        let state = match (&self.tokens, self.state, self.store) {
+            (Some(tokens), Some(state), _) => {
+                if !tokens.attach_state(&state) {
+                    return Err(conflict);
+                }
+                state
+            }
+            (Some(tokens), None, Some((store, key))) => match tokens.existing_state() {
+                Some(own) if own.is_stored_at(&store, &key) => own.clone(),
+                Some(_) => return Err(conflict),
+                None => {
+                    let state = SessionState::builder(store, key)
+                        .clock(self.clock.clone())
+                        .build();
+                    tokens.attach_state(&state);
+                    state
+                }
+            },
+            (Some(tokens), None, None) => tokens.state().clone(),
+            (None, Some(state), _) => state,
+            (None, None, Some((store, key))) => SessionState::builder(store, key)
+                .clock(self.clock.clone())
+                .build(),
+            (None, None, None) => SessionState::memory(self.clock.clone(), ExpiryPolicy::default()),
+        };
         let created_at = self.clock.now();
         Ok(Session {
             inner: Arc::new(Inner {
@@ -446,7 +493,7 @@ impl SessionBuilder {
                 timeout: self.timeout,
                 clock: self.clock,
                 jar,
-                persistence,
+                state,
                 user_agent: self.user_agent,
                 closed: AtomicBool::new(false),
                 signed_out: AtomicBool::new(false),

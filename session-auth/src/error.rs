@@ -100,6 +100,13 @@ pub enum Error {
         limit: usize,
     },
 
+    /// No session of that name is registered.
+    #[error("no session named {name:?}")]
+    UnknownSession {
+        /// The name asked for.
+        name: String,
+    },
+
     /// Saving or loading the session failed.
     #[error("could not persist the session")]
     Store(#[source] session_core::Error),

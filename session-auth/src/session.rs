@@ -20,8 +20,8 @@ use url::Url;
 
 use crate::builder::SessionBuilder;
 use crate::error::{Error, Result};
-use crate::persistence::Persistence;
 use crate::request::RequestBuilder;
+use crate::state::SessionState;
 use crate::striped::StripedCounter;
 use crate::token_manager::TokenManager;
 use crate::url::resolve;
@@ -66,12 +66,15 @@ pub(crate) struct Inner {
     pub(crate) timeout: Option<Duration>,
     pub(crate) clock: SharedClock,
     pub(crate) jar: Option<Arc<CookieStoreMutex>>,
-    pub(crate) persistence: Option<Persistence>,
+    /// The owner of the session's data; the jar and the bookkeeping below
+    /// are live views of it, written back by `save` and `close`.
+    pub(crate) state: SessionState,
     pub(crate) user_agent: Option<String>,
     pub(crate) closed: AtomicBool,
     /// Set by `sign_out`, cleared by `sign_in`. A token manager keeps its
     /// own flag too (it may be shared by several sessions).
     pub(crate) signed_out: AtomicBool,
+    /// Whether the jar and bookkeeping were filled from the state.
     pub(crate) restored: OnceCell<()>,
     pub(crate) requests: StripedCounter,
     pub(crate) retries: AtomicU64,
@@ -357,26 +360,33 @@ impl Session {
     /// # Ok::<(), session_auth::Error>(()) }).unwrap();
     /// ```
     pub async fn save(&self) -> Result<()> {
-        let Some(persistence) = &self.inner.persistence else {
-            return Ok(());
-        };
+        // Never overwrite the stored session with a blank one.
+        self.ensure_restored().await?;
         let cookies = self.cookie_jar();
         let metadata = self.metadata();
-        persistence
-            .update(|data| {
-                if let Some(cookies) = cookies {
-                    data.cookies = cookies;
-                }
-                let created_at = data.metadata.created_at.min(metadata.created_at);
-                let last_refreshed_at = metadata
-                    .last_refreshed_at
-                    .max(data.metadata.last_refreshed_at);
-                data.metadata = metadata;
-                data.metadata.created_at = created_at;
-                data.metadata.last_refreshed_at = last_refreshed_at;
-            })
-            .await
-            .map_err(Error::Store)
+        self.inner.state.update(|data| {
+            if let Some(cookies) = cookies {
+                data.cookies = cookies;
+            }
+            let created_at = data.metadata.created_at.min(metadata.created_at);
+            let last_refreshed_at = data.metadata.last_refreshed_at;
+            data.metadata = metadata;
+            data.metadata.created_at = created_at;
+            data.metadata.last_refreshed_at = last_refreshed_at;
+        });
+        self.inner.state.save().await.map_err(Error::Store)
+    }
+
+    /// The session's state: the one owner of its tokens, cookies, user info
+    /// and metadata, in memory and in its store.
+    ///
+    /// ```
+    /// let session = session_auth::Session::builder().build()?;
+    /// assert!(!session.state().is_persisted());
+    /// # Ok::<(), session_auth::Error>(())
+    /// ```
+    pub fn state(&self) -> &SessionState {
+        &self.inner.state
     }
 
     /// Signs out: revokes the tokens where the server supports it, forgets
@@ -402,14 +412,11 @@ impl Session {
         if let Some(jar) = &self.inner.jar {
             jar.lock().map(|mut j| j.clear()).ok();
         }
-        let revoked = match &self.inner.tokens {
-            Some(tokens) => tokens.sign_out().await,
-            None => Ok(()),
-        };
-        if let Some(persistence) = &self.inner.persistence {
-            persistence.delete().await.map_err(Error::Store)?;
+        // The token manager shares the state: its sign-out clears it.
+        match &self.inner.tokens {
+            Some(tokens) => tokens.sign_out().await.map_err(Error::from_core),
+            None => self.inner.state.clear().await.map_err(Error::Store),
         }
-        revoked.map_err(Error::from_core)
     }
 
     /// Signs in explicitly: with a token manager, a fresh sign-in through its
@@ -485,9 +492,8 @@ impl Session {
         meta.user_agent = self.inner.user_agent.clone();
         meta.last_refreshed_at = self
             .inner
-            .tokens
-            .as_ref()
-            .and_then(TokenManager::last_refreshed_at);
+            .state
+            .read(|d| d.and_then(|d| d.metadata.last_refreshed_at));
         meta
     }
 
@@ -512,8 +518,12 @@ impl Session {
     /// # Ok::<(), session_auth::Error>(())
     /// ```
     pub fn snapshot(&self) -> SessionData {
-        let mut data = SessionData::new(self.inner.activity.lock().created_at);
-        data.tokens = self.inner.tokens.as_ref().and_then(TokenManager::current);
+        let created_at = self.inner.activity.lock().created_at;
+        let mut data = self
+            .inner
+            .state
+            .session()
+            .unwrap_or_else(|| SessionData::new(created_at));
         if let Some(cookies) = self.cookie_jar() {
             data.cookies = cookies;
         }
@@ -538,28 +548,31 @@ impl Session {
         self.snapshot().summary(self.inner.clock.now(), &policy)
     }
 
-    /// Loads cookies and metadata from the store once, on first use.
+    /// Restores the state once, on first use, and fills the live cookie
+    /// jar and bookkeeping from it.
     pub(crate) async fn ensure_restored(&self) -> Result<()> {
-        let Some(persistence) = &self.inner.persistence else {
+        if self.inner.restored.initialized() {
             return Ok(());
-        };
+        }
         self.inner
             .restored
             .get_or_try_init(|| async {
-                if let Some(data) = persistence.load().await.map_err(Error::Store)? {
-                    if let Some(jar) = &self.inner.jar
-                        && let Ok(mut jar) = jar.lock()
-                    {
-                        *jar = data.cookies.into_store();
-                    }
-                    let mut activity = self.inner.activity.lock();
-                    activity.created_at = data.metadata.created_at;
-                    activity.current_api_server = data.metadata.current_api_server;
-                    self.inner.server_hash.store(0, Ordering::Relaxed);
-                    if let Some(at) = data.metadata.last_api_call_at {
-                        let nanos = i64::try_from(at.unix_timestamp_nanos()).unwrap_or(NO_CALL);
-                        self.inner.last_call.store(nanos, Ordering::Relaxed);
-                    }
+                self.inner.state.restore().await.map_err(Error::Store)?;
+                let Some(data) = self.inner.state.session() else {
+                    return Ok(());
+                };
+                if let Some(jar) = &self.inner.jar
+                    && let Ok(mut jar) = jar.lock()
+                {
+                    *jar = data.cookies.into_store();
+                }
+                let mut activity = self.inner.activity.lock();
+                activity.created_at = data.metadata.created_at;
+                activity.current_api_server = data.metadata.current_api_server;
+                self.inner.server_hash.store(0, Ordering::Relaxed);
+                if let Some(at) = data.metadata.last_api_call_at {
+                    let nanos = i64::try_from(at.unix_timestamp_nanos()).unwrap_or(NO_CALL);
+                    self.inner.last_call.store(nanos, Ordering::Relaxed);
                 }
                 Ok::<(), Error>(())
             })

@@ -17,12 +17,16 @@
 //!   authenticated".
 //! - Requests are never sent without credentials: the token is only replaced,
 //!   never cleared, until sign-out.
-//! - With persistence, a refresh runs under a lease in the store, so processes
-//!   sharing it never present the same refresh token twice: the one that
-//!   waited re-reads the store and uses the winner's tokens.
+//! - The tokens live in the manager's [`SessionState`], the one owner of the
+//!   session's data; the manager keeps only a ready-made view of them (the
+//!   header and its expiry instants), rebuilt when the state changes.
+//! - With a stored state, a refresh runs under a lease in the store, so
+//!   processes sharing it never present the same refresh token twice: the
+//!   one that waited re-reads the store and uses the winner's tokens.
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -35,9 +39,9 @@ use session_core::{
     TokenSet, TokenStatus, sensitive_header_value,
 };
 use session_retry::{RetryPolicy, RetryReason, RetryScope, Verdict, retry_with};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::watch;
 
-use crate::persistence::Persistence;
+use crate::state::SessionState;
 use crate::striped::ShardedHeader;
 
 type Shared = Result<Arc<Current>, Arc<CoreError>>;
@@ -153,14 +157,18 @@ struct Inner {
     retry: Option<RetryPolicy>,
     fetch_timeout: Option<Duration>,
     listeners: Mutex<Vec<Listener>>,
-    persistence: Mutex<Option<Persistence>>,
-    restored: OnceCell<()>,
+    /// The owner of the tokens; set at build, by the session the manager
+    /// joins, or (in memory) on first use.
+    state: OnceLock<SessionState>,
+    /// Tokens given to the builder, put into the state when it is set.
+    initial: Mutex<Option<TokenSet>>,
+    /// The state version `current` reflects.
+    seen_version: AtomicU64,
     /// Set by sign-out; only an explicit sign-in (or `set_tokens`) clears it.
     signed_out: AtomicBool,
     refreshes: AtomicU64,
     epoch: AtomicU64,
     quiet_until: Mutex<Option<OffsetDateTime>>,
-    last_refreshed_at: Mutex<Option<OffsetDateTime>>,
 }
 
 impl TokenManager {
@@ -199,7 +207,7 @@ impl TokenManager {
             fetch_timeout: Some(FETCH_TIMEOUT),
             initial: None,
             listeners: Vec::new(),
-            persistence: None,
+            state: None,
         }
     }
 
@@ -215,7 +223,41 @@ impl TokenManager {
     /// assert_eq!(tokens.current().unwrap().access_token().expose_secret(), "a");
     /// ```
     pub fn current(&self) -> Option<TokenSet> {
-        self.inner.current.load().as_ref().map(|c| c.tokens.clone())
+        self.inner.view().map(|c| c.tokens.clone())
+    }
+
+    /// The session state holding the tokens (with cookies, user info and
+    /// metadata when a session shares it).
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let m = session_auth::TokenManager::builder(Login).initial_tokens(TokenSet::new("a")).build();
+    /// assert_eq!(m.state().access_token().unwrap().expose_secret(), "a");
+    /// ```
+    pub fn state(&self) -> &SessionState {
+        self.inner.state()
+    }
+
+    /// The state, if one was set (or created) already.
+    pub(crate) fn existing_state(&self) -> Option<&SessionState> {
+        self.inner.state.get()
+    }
+
+    /// Makes `state` the owner of the tokens, if the manager has none yet.
+    /// Returns whether the manager now uses `state`.
+    pub(crate) fn attach_state(&self, state: &SessionState) -> bool {
+        if self.inner.state.set(state.clone()).is_ok() {
+            self.inner.apply_initial(state);
+            return true;
+        }
+        self.inner
+            .state
+            .get()
+            .is_some_and(|own| own.same_session(state))
     }
 
     /// The `Authorization` value of the cached token when it is still valid
@@ -253,9 +295,7 @@ impl TokenManager {
     pub fn status(&self) -> Option<TokenStatus> {
         let now = self.inner.clock.now();
         self.inner
-            .current
-            .load()
-            .as_ref()
+            .view()
             .map(|c| c.tokens.status(now, &self.inner.policy))
     }
 
@@ -284,7 +324,9 @@ impl TokenManager {
     /// assert!(session_auth::TokenManager::builder(Login).build().last_refreshed_at().is_none());
     /// ```
     pub fn last_refreshed_at(&self) -> Option<OffsetDateTime> {
-        *self.inner.last_refreshed_at.lock()
+        self.inner
+            .state()
+            .read(|d| d.and_then(|d| d.metadata.last_refreshed_at))
     }
 
     /// The expiry policy in use.
@@ -335,7 +377,7 @@ impl TokenManager {
     /// cached token is restored and still valid. Starts a background refresh
     /// when the token is due for one.
     pub(crate) fn authorization_now(&self) -> Option<HeaderValue> {
-        if !self.inner.restored.initialized() {
+        if !self.inner.state().is_restored() {
             return None;
         }
         let (value, due) = self.cached(self.inner.clock.unix_nanos())?;
@@ -348,6 +390,7 @@ impl TokenManager {
     /// The cached value if not expired at `now` (Unix nanoseconds), and
     /// whether it is due for a refresh.
     fn cached(&self, now: i128) -> Option<(HeaderValue, bool)> {
+        self.inner.sync_view();
         let current = self.inner.current.load();
         let current = current.as_ref()?;
         (!current.is_expired(now)).then(|| (current.copies.get(), current.needs_refresh(now)))
@@ -356,7 +399,7 @@ impl TokenManager {
     /// Starts a refresh that no caller waits for, unless a recent one failed.
     fn refresh_in_background(&self) {
         if self.background_allowed(self.inner.clock.now()) {
-            drop(self.start_refresh(self.inner.current.load_full(), false));
+            drop(self.start_refresh(self.inner.view(), false));
         }
     }
 
@@ -381,7 +424,7 @@ impl TokenManager {
     pub async fn refresh(&self) -> session_core::Result<TokenSet> {
         self.ensure_signed_in()?;
         self.ensure_restored().await?;
-        let seen = self.inner.current.load_full();
+        let seen = self.inner.view();
         let rx = self.start_refresh(seen, true);
         Ok(wait(rx).await?.tokens.clone())
     }
@@ -406,10 +449,12 @@ impl TokenManager {
     /// # Ok::<(), session_core::Error>(()) }).unwrap();
     /// ```
     pub async fn set_tokens(&self, tokens: TokenSet) -> session_core::Result<()> {
-        let current = Arc::new(Current::new(tokens, &self.inner.policy)?);
-        self.inner.current.store(Some(current.clone()));
+        // Refuse what can't be sent before it replaces anything.
+        Current::new(tokens.clone(), &self.inner.policy)?;
         self.inner.signed_out.store(false, Ordering::Release);
-        self.inner.changed(&current).await
+        let current = self.inner.store_tokens(tokens)?;
+        self.inner.notify(&current);
+        Ok(())
     }
 
     /// Signs in now with the provider (its credentials, or its prompt),
@@ -493,24 +538,20 @@ impl TokenManager {
     pub async fn sign_out(&self) -> session_core::Result<()> {
         self.inner.signed_out.store(true, Ordering::Release);
         self.inner.epoch.fetch_add(1, Ordering::SeqCst);
-        let previous = self.inner.current.swap(None);
+        // Stored tokens are revoked too, even if no request restored them.
+        if let Err(error) = self.ensure_restored().await {
+            tracing::warn!(target: "session_auth", error = %error, "could not load the stored tokens to revoke them");
+        }
+        let previous = self.inner.view();
+        let state = self.inner.state();
+        let cleared = state.clear().await;
+        self.inner.sync_view();
         let revoked = match &previous {
             Some(current) => self.inner.provider.revoke_token(&current.tokens).await,
             None => Ok(()),
         };
-        let persistence = self.inner.persistence.lock().clone();
-        if let Some(persistence) = persistence {
-            persistence.delete().await?;
-        }
+        cleared?;
         revoked
-    }
-
-    /// Attaches persistence if none is set yet.
-    pub(crate) fn attach_persistence(&self, persistence: &Persistence) {
-        let mut slot = self.inner.persistence.lock();
-        if slot.is_none() {
-            *slot = Some(persistence.clone());
-        }
     }
 
     /// After a 401: refresh if the rejected token is still the current one,
@@ -521,7 +562,7 @@ impl TokenManager {
     ) -> session_core::Result<Replay> {
         self.ensure_signed_in()?;
         self.ensure_restored().await?;
-        let seen = self.inner.current.load_full();
+        let seen = self.inner.view();
         if let (Some(current), Some(rejected)) = (&seen, rejected)
             && current.header != rejected
         {
@@ -537,7 +578,7 @@ impl TokenManager {
         self.ensure_restored().await?;
         let now = self.inner.clock.now();
         let nanos = now.unix_timestamp_nanos();
-        let seen = self.inner.current.load_full();
+        let seen = self.inner.view();
         if let Some(current) = &seen
             && !current.is_expired(nanos)
         {
@@ -558,22 +599,7 @@ impl TokenManager {
     }
 
     async fn ensure_restored(&self) -> session_core::Result<()> {
-        self.inner
-            .restored
-            .get_or_try_init(|| async {
-                let persistence = self.inner.persistence.lock().clone();
-                if let Some(persistence) = persistence
-                    && self.inner.current.load().is_none()
-                    && let Some(tokens) = persistence.load().await?.and_then(|d| d.tokens)
-                {
-                    self.inner
-                        .current
-                        .store(Some(Arc::new(Current::new(tokens, &self.inner.policy)?)));
-                }
-                Ok::<(), CoreError>(())
-            })
-            .await
-            .map(|_| ())
+        self.inner.state().restore().await
     }
 
     /// Joins the refresh in flight, or starts one. Unless `force`d, a token
@@ -587,7 +613,7 @@ impl TokenManager {
         if let Some(rx) = inflight.as_ref() {
             return rx.clone();
         }
-        let latest = self.inner.current.load_full();
+        let latest = self.inner.view();
         let changed = match (&latest, &seen) {
             (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
             (Some(_), None) => true,
@@ -608,8 +634,7 @@ impl TokenManager {
         tokio::spawn(async move {
             let result = inner.run_refresh(latest).await;
             let result: Shared = match result {
-                Ok((current, _)) if inner.epoch.load(Ordering::SeqCst) == epoch => {
-                    inner.current.store(Some(current.clone()));
+                Ok(current) if inner.epoch.load(Ordering::SeqCst) == epoch => {
                     *inner.quiet_until.lock() = None;
                     Ok(current)
                 }
@@ -624,11 +649,8 @@ impl TokenManager {
             };
             *inner.inflight.lock() = None;
             let _ = tx.send(Some(result.clone()));
-            // With persistence the refresh saved under its lease already.
-            if let Ok(current) = result
-                && let Err(error) = inner.notify(&current, false).await
-            {
-                tracing::warn!(target: "session_auth", error = %error, "could not persist refreshed tokens");
+            if let Ok(current) = result {
+                inner.notify(&current);
             }
         });
         rx
@@ -652,56 +674,54 @@ async fn wait(mut rx: watch::Receiver<Option<Shared>>) -> session_core::Result<A
 }
 
 impl Inner {
-    /// Refreshes, under the store's lease when there is persistence.
-    /// Returns the new tokens and whether they were persisted.
+    /// Refreshes under the state's lease (granted at once without a
+    /// store), writes the new tokens through to the store before the lease
+    /// is released, and returns them as the new view.
     async fn run_refresh(
         &self,
         latest: Option<Arc<Current>>,
-    ) -> session_core::Result<(Arc<Current>, bool)> {
-        let persistence = self.persistence.lock().clone();
-        let Some(persistence) = persistence else {
-            return Ok((
-                self.refresh_from(latest.map(|c| c.tokens.clone())).await?,
-                false,
-            ));
-        };
-        let lease = persistence.lease(LEASE_TTL, LEASE_PATIENCE).await?;
-        let result = self.refresh_leased(latest, &persistence).await;
+    ) -> session_core::Result<Arc<Current>> {
+        let state = self.state().clone();
+        let lease = state.lease(LEASE_TTL, LEASE_PATIENCE).await?;
+        let result = self.refresh_leased(latest, &state).await;
         if let Err(error) = lease.release().await {
             tracing::warn!(target: "session_auth", error = %error, "could not release the refresh lease");
         }
-        result.map(|current| (current, true))
+        result
     }
 
     async fn refresh_leased(
         &self,
         latest: Option<Arc<Current>>,
-        persistence: &Persistence,
+        state: &SessionState,
     ) -> session_core::Result<Arc<Current>> {
         let mut previous = latest.map(|c| c.tokens.clone());
-        if let Some(stored) = persistence.load().await?.and_then(|d| d.tokens) {
+        if state.is_persisted()
+            && let Some(stored) = state.stored_tokens().await?
+        {
             let newer = previous
                 .as_ref()
                 .is_none_or(|p| p.access_token() != stored.access_token());
             if newer {
                 if !stored.is_expired(self.clock.now(), &self.policy) {
                     // Another process refreshed while we waited: use its tokens.
-                    return Ok(Arc::new(Current::new(stored, &self.policy)?));
+                    return self.store_tokens(stored);
                 }
                 // Its refresh token is the live one.
                 previous = Some(stored);
             }
         }
-        let current = self.refresh_from(previous).await?;
-        let now = self.clock.now();
-        let tokens = current.tokens.clone();
-        persistence
-            .update(|data| data.update_tokens(tokens, now))
-            .await?;
+        let fresh = self.refresh_from(previous).await?;
+        let current = self.store_tokens(fresh)?;
+        // Other processes must see the rotated refresh token before the
+        // lease is given back, whatever the state's auto-save setting.
+        if state.is_persisted() {
+            state.save().await?;
+        }
         Ok(current)
     }
 
-    async fn refresh_from(&self, previous: Option<TokenSet>) -> session_core::Result<Arc<Current>> {
+    async fn refresh_from(&self, previous: Option<TokenSet>) -> session_core::Result<TokenSet> {
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         let can_refresh = previous
             .as_ref()
@@ -729,7 +749,9 @@ impl Inner {
             }
             other => other?,
         };
-        Ok(Arc::new(Current::new(tokens, &self.policy)?))
+        // Refuse what can't be sent before it replaces anything.
+        Current::new(tokens.clone(), &self.policy)?;
+        Ok(tokens)
     }
 
     /// Calls the provider, each call bounded by the fetch timeout, retrying
@@ -773,32 +795,61 @@ impl Inner {
         .result
     }
 
-    async fn changed(&self, current: &Current) -> session_core::Result<()> {
-        self.notify(current, true).await
-    }
-
-    /// Calls the hooks and, if `persist`, saves the newest tokens.
-    async fn notify(&self, current: &Current, persist: bool) -> session_core::Result<()> {
-        *self.last_refreshed_at.lock() = Some(self.clock.now());
+    /// Calls the change hooks.
+    fn notify(&self, current: &Current) {
         let listeners = self.listeners.lock().clone();
         for listener in listeners {
             listener(&current.tokens);
         }
-        let persistence = self.persistence.lock().clone().filter(|_| persist);
-        if let Some(persistence) = persistence {
-            let now = self.clock.now();
-            persistence
-                .update(|data| {
-                    // Write whatever is newest at write time, so overlapping
-                    // refreshes never leave an older token stored.
-                    let newest = self.current.load().as_ref().map(|c| c.tokens.clone());
-                    if let Some(tokens) = newest {
-                        data.update_tokens(tokens, now);
-                    }
-                })
-                .await?;
+    }
+
+    /// The session state, created in memory on first use when none was set.
+    fn state(&self) -> &SessionState {
+        self.state.get_or_init(|| {
+            let state = SessionState::memory(self.clock.clone(), self.policy);
+            self.apply_initial(&state);
+            state
+        })
+    }
+
+    /// Puts the builder's initial tokens into `state`.
+    fn apply_initial(&self, state: &SessionState) {
+        if let Some(tokens) = self.initial.lock().take() {
+            state.update(|data| data.tokens = Some(tokens));
         }
-        Ok(())
+    }
+
+    /// Writes `tokens` to the state and returns the view of what it now
+    /// holds (a refresh token the server didn't rotate is kept).
+    fn store_tokens(&self, tokens: TokenSet) -> session_core::Result<Arc<Current>> {
+        let state = self.state();
+        let now = self.clock.now();
+        state.update(|data| data.update_tokens(tokens, now));
+        self.sync_view();
+        self.current.load_full().ok_or(CoreError::NotAuthenticated {
+            reason: "the session was cleared during the refresh",
+        })
+    }
+
+    /// The view of the state's tokens, rebuilt first if the state changed.
+    fn view(&self) -> Option<Arc<Current>> {
+        self.sync_view();
+        self.current.load_full()
+    }
+
+    /// Rebuilds the view when the state has changed since it was built.
+    fn sync_view(&self) {
+        let state = self.state();
+        let version = state.version();
+        if self.seen_version.load(Ordering::Acquire) == version {
+            return;
+        }
+        let tokens = state.tokens();
+        let current = tokens
+            .and_then(|t| Current::new(t, &self.policy).ok())
+            .map(Arc::new);
+        self.current.store(current);
+        self.seen_version.store(version, Ordering::Release);
     }
 }
 
@@ -837,7 +888,7 @@ pub struct TokenManagerBuilder {
     fetch_timeout: Option<Duration>,
     initial: Option<TokenSet>,
     listeners: Vec<Listener>,
-    persistence: Option<Persistence>,
+    state: Option<SessionState>,
 }
 
 impl TokenManagerBuilder {
@@ -965,7 +1016,10 @@ impl TokenManagerBuilder {
         self
     }
 
-    /// Saves tokens here on every change and restores them on first use.
+    /// Keeps the tokens in `state` (and so in its store): restored from it
+    /// on first use, saved to it on every change. Without this, the state
+    /// is the one of the [`Session`](crate::Session) the manager is given
+    /// to, or one in memory.
     ///
     /// ```
     /// # use session_core::*;
@@ -974,12 +1028,11 @@ impl TokenManagerBuilder {
     /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
     /// # }
     /// let store = SharedSessionStore::new(MemoryStore::new());
-    /// let _ = session_auth::TokenManager::builder(Login)
-    ///     .persistence(session_auth::Persistence::new(store, "default"))
-    ///     .build();
+    /// let state = session_auth::SessionState::builder(store, "default").build();
+    /// let _ = session_auth::TokenManager::builder(Login).state(state).build();
     /// ```
-    pub fn persistence(mut self, persistence: Persistence) -> Self {
-        self.persistence = Some(persistence);
+    pub fn state(mut self, state: SessionState) -> Self {
+        self.state = Some(state);
         self
     }
 
@@ -995,29 +1048,33 @@ impl TokenManagerBuilder {
     /// let _ = session_auth::TokenManager::builder(Login).build();
     /// ```
     pub fn build(self) -> TokenManager {
-        let current = self
+        let initial = self
             .initial
-            .and_then(|t| Current::new(t, &self.policy).ok())
-            .map(Arc::new);
-        TokenManager {
+            .filter(|t| Current::new(t.clone(), &self.policy).is_ok());
+        let manager = TokenManager {
             inner: Arc::new(Inner {
                 provider: self.provider,
-                current: ArcSwapOption::new(current),
+                current: ArcSwapOption::empty(),
                 inflight: Mutex::new(None),
                 policy: self.policy,
                 clock: self.clock,
                 retry: self.retry,
                 fetch_timeout: self.fetch_timeout,
                 listeners: Mutex::new(self.listeners),
-                persistence: Mutex::new(self.persistence),
-                restored: OnceCell::new(),
+                state: OnceLock::new(),
+                initial: Mutex::new(initial),
+                // No view yet: the first read builds one.
+                seen_version: AtomicU64::new(u64::MAX),
                 signed_out: AtomicBool::new(false),
                 refreshes: AtomicU64::new(0),
                 epoch: AtomicU64::new(0),
                 quiet_until: Mutex::new(None),
-                last_refreshed_at: Mutex::new(None),
             }),
+        };
+        if let Some(state) = self.state {
+            manager.attach_state(&state);
         }
+        manager
     }
 }
 

@@ -398,37 +398,56 @@ async fn tokens_are_persisted_restored_and_wiped() {
 
 #[tokio::test]
 async fn a_rotated_refresh_token_is_what_gets_saved() {
-    let Setup { idp, tokens, .. } = setup(Some(expired("at-0", "rt-0")), None).await;
-    let _ = idp;
+    let idp = Idp::new();
+    let url = idp.start().await;
+    idp.issue("at-0", Some("rt-0"));
     let store = SharedSessionStore::new(MemoryStore::new());
-    let clock = SharedClock::default();
-    let persistence = session_auth::Persistence::with_clock(store.clone(), "k", clock);
-    let session = Session::builder()
-        .tokens(tokens.clone())
-        .store(store.clone(), "k")
-        .build()
-        .unwrap();
-    let _ = (session, persistence);
+    let state = session_auth::SessionState::builder(store.clone(), "k")
+        .auto_save(false)
+        .build();
+    let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(&url), None))
+        .initial_tokens(expired("at-0", "rt-0"))
+        .state(state)
+        .no_retry()
+        .build();
     tokens.refresh().await.unwrap();
-    // The background save may still be running; wait for it by polling the store.
-    let mut saved = None;
-    for _ in 0..1000 {
-        if let Some(r) = store.load("k").await.unwrap() {
-            saved = Some(r);
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    let saved = saved.expect("tokens saved after refresh");
+    // Written through before the refresh returns, even with auto-save off:
+    // another process must never find the rotated-away refresh token.
+    let saved = store.load("k").await.unwrap().expect("saved");
     assert_eq!(saved.data["tokens"]["refresh_token"], "rt-1");
 }
 
 #[tokio::test]
-async fn a_session_manager_can_be_the_store_behind_a_session() {
+async fn saving_cookies_never_puts_back_a_refresh_token_another_process_rotated() {
+    let store = SharedSessionStore::new(MemoryStore::new());
+    let ours = session_auth::SessionState::builder(store.clone(), "k")
+        .open()
+        .await
+        .unwrap();
+    ours.create_session(fresh("at-1", "rt-1"), None, None);
+    ours.save().await.unwrap();
+    // Another process refreshes under the lease and stores rt-2.
+    let theirs = session_auth::SessionState::builder(store.clone(), "k")
+        .open()
+        .await
+        .unwrap();
+    theirs.update_tokens(fresh("at-2", "rt-2"));
+    theirs.save().await.unwrap();
+    // This process saves something else: the stored tokens stay theirs.
+    ours.mark_api_call(Some("api.example.com"));
+    ours.save().await.unwrap();
+    let saved = store.load("k").await.unwrap().unwrap();
+    assert_eq!(saved.data["tokens"]["refresh_token"], "rt-2");
+    assert!(saved.data["metadata"]["last_api_call_at"].is_string());
+    assert_eq!(ours.refresh_token().unwrap().expose_secret(), "rt-2");
+}
+
+#[tokio::test]
+async fn the_session_the_token_manager_and_the_seed_api_share_one_state() {
     let idp = Idp::new();
     let url = idp.start().await;
     let backing = SharedSessionStore::new(MemoryStore::new());
-    let manager = session_store::SessionManager::builder(backing.clone(), "device")
+    let state = session_auth::SessionState::builder(backing.clone(), "device")
         .open()
         .await
         .unwrap();
@@ -439,10 +458,12 @@ async fn a_session_manager_can_be_the_store_behind_a_session() {
     .build();
     let session = Session::builder()
         .base_url(format!("{url}/api/"))
-        .tokens(tokens)
-        .store(manager.as_store(), "device")
+        .tokens(tokens.clone())
+        .state(state.clone())
         .build()
         .unwrap();
+    assert!(session.state().same_session(&state));
+    assert!(tokens.state().same_session(&state));
     for i in 0..20 {
         assert_eq!(
             session
@@ -454,13 +475,46 @@ async fn a_session_manager_can_be_the_store_behind_a_session() {
             200
         );
     }
-    session.close().await.unwrap();
-    assert_eq!(manager.access_token().unwrap().expose_secret(), "at-1");
-    assert!(manager.summary().starts_with("Session: VALID"));
-    manager.close().await.unwrap();
+    session.save().await.unwrap();
+    assert_eq!(state.access_token().unwrap().expose_secret(), "at-1");
+    assert!(state.summary().starts_with("Session: VALID"));
     let stored = backing.load("device").await.unwrap().unwrap();
     assert_eq!(stored.data["tokens"]["access_token"], "at-1");
-    assert!(manager.writes() <= 3, "{} writes", manager.writes());
+    assert!(state.writes() <= 3, "{} writes", state.writes());
+
+    // A change made through the seed-style API is what the next request
+    // sends: the token manager holds a view, not a copy.
+    idp.issue("at-from-elsewhere", None);
+    state.update_tokens(TokenSet::new("at-from-elsewhere"));
+    session.get("after").send().await.unwrap();
+    let seen = idp.0.seen.lock().last().cloned().unwrap();
+    assert_eq!(seen["authorization"], "Bearer at-from-elsewhere");
+
+    // Clearing the state is seen by the token manager too.
+    state.clear().await.unwrap();
+    assert!(tokens.current().is_none());
+}
+
+#[tokio::test]
+async fn a_second_state_for_the_same_token_manager_is_refused() {
+    let store = SharedSessionStore::new(MemoryStore::new());
+    let first = session_auth::SessionState::builder(store.clone(), "a").build();
+    let tokens = TokenManager::builder(NoLogin).state(first).build();
+    let err = Session::builder()
+        .tokens(tokens)
+        .store(store, "b")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            session_auth::Error::InvalidSetting {
+                setting: "store",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use session_auth::{Persistence, SignInProvider, TokenManager};
+use session_auth::{SessionState, SignInProvider, TokenManager};
 use session_core::{
     Clock, Expiry, SessionData, SessionStore, SharedSessionStore, StoreRecord, SystemClock,
     TokenSet,
@@ -22,7 +22,7 @@ fn manager(url: &str, path: &str) -> TokenManager {
     let store = SharedSessionStore::new(JsonFileStore::new(path));
     TokenManager::builder(SignInProvider::new(IdpLogin::new(url), None))
         .no_retry()
-        .persistence(Persistence::new(store, KEY))
+        .state(SessionState::builder(store, KEY).build())
         .build()
 }
 

@@ -238,6 +238,18 @@ impl SharedSessionStore {
     pub fn from_arc(store: Arc<dyn SessionStore>) -> Self {
         Self(store)
     }
+
+    /// Whether `other` is a handle to this same store.
+    ///
+    /// ```
+    /// use session_core::{MemoryStore, SharedSessionStore};
+    /// let store = SharedSessionStore::new(MemoryStore::new());
+    /// assert!(store.same_store(&store.clone()));
+    /// assert!(!store.same_store(&SharedSessionStore::new(MemoryStore::new())));
+    /// ```
+    pub fn same_store(&self, other: &Self) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
+    }
 }
 
 impl fmt::Debug for SharedSessionStore {

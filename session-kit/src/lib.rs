@@ -33,8 +33,8 @@
 //! | Feature | What it enables | Default? |
 //! |---|---|---|
 //! | `retry` | [`retry`]: the retry engine, with its reqwest integration | no |
-//! | `auth` | [`auth`]: the `Session` HTTP client, auth strategies, token refresh (implies `retry`) | no |
-//! | `store` | [`store`]: session persistence and the `SessionManager` | no |
+//! | `auth` | [`auth`]: the `Session` HTTP client, auth strategies, token refresh, and `SessionState`, the owner of a client session's data (implies `retry`) | no |
+//! | `store` | [`store`]: the storage backends behind client and server sessions | no |
 //! | `file` | JSON file store (implies `store`) | no |
 //! | `encrypted` | encrypted file store (implies `store`) | no |
 //! | `sqlite` | SQLite store (implies `store`) | no |
@@ -55,9 +55,10 @@
 #[doc(inline)]
 pub use session_core::*;
 
-/// The core crate, for paths like `session_kit::core::conformance`.
-#[doc(inline)]
-pub use session_core as core;
+/// The core crate itself, for paths like
+/// `session_kit::session_core::conformance` (named after the crate so that
+/// `use session_kit::*` never shadows the built-in `core`).
+pub use session_core;
 
 #[cfg(feature = "retry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]

@@ -151,6 +151,9 @@ pub enum Error {
         /// Which check failed.
         reason: String,
     },
+    /// The session holding the tokens could not be saved or deleted.
+    #[error("could not update the stored session")]
+    Store(#[source] session_core::Error),
     /// The loopback redirect listener could not start.
     #[error("could not listen for the redirect on {address}")]
     Listener {

@@ -6,6 +6,7 @@ use std::fmt;
 
 use parking_lot::Mutex;
 use secrecy::SecretString;
+use session_auth::SessionState;
 use session_core::TokenSet;
 use url::Url;
 
@@ -34,21 +35,24 @@ impl fmt::Debug for AuthorizationUrl {
 ///
 /// Refresh and sign-out authenticate as the client that signed in: the
 /// configured one, or the one given to
-/// [`sign_in_with_client`](Self::sign_in_with_client).
+/// [`sign_in_with_client`](Self::sign_in_with_client). The tokens live in a
+/// [`SessionState`] (in memory, or persisted with
+/// [`with_state`](Self::with_state)).
 pub struct OAuth {
     client: OAuthClient,
+    state: SessionState,
     signed_in: Mutex<Option<SignedIn>>,
 }
 
-/// Who signed in, and what they hold.
+/// Who signed in, and how.
+#[derive(Clone)]
 struct SignedIn {
     client: OAuthClient,
-    tokens: TokenSet,
     client_credentials: bool,
 }
 
 impl OAuth {
-    /// Wraps a client.
+    /// Wraps a client; the tokens are kept in memory.
     ///
     /// ```no_run
     /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
@@ -57,10 +61,36 @@ impl OAuth {
     /// # Ok(()) }
     /// ```
     pub fn new(client: OAuthClient) -> Self {
+        Self::with_state(client, SessionState::in_memory())
+    }
+
+    /// Wraps a client, keeping the tokens in `state` (and so in its store).
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// use session_core::{MemoryStore, SharedSessionStore};
+    /// let state = session_auth::SessionState::builder(SharedSessionStore::new(MemoryStore::new()), "me").build();
+    /// let auth = session_oauth::OAuth::with_state(client, state);
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    pub fn with_state(client: OAuthClient, state: SessionState) -> Self {
         Self {
             client,
+            state,
             signed_in: Mutex::new(None),
         }
+    }
+
+    /// The state holding the tokens.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let auth = session_oauth::OAuth::new(client);
+    /// assert!(!auth.state().is_persisted());
+    /// # Ok(()) }
+    /// ```
+    pub fn state(&self) -> &SessionState {
+        &self.state
     }
 
     /// The current tokens.
@@ -73,7 +103,7 @@ impl OAuth {
     /// # Ok(()) }
     /// ```
     pub fn tokens(&self) -> Option<TokenSet> {
-        self.signed_in.lock().as_ref().map(|s| s.tokens.clone())
+        self.state.tokens()
     }
 
     /// The client that signed in (the configured one before any sign-in).
@@ -84,7 +114,7 @@ impl OAuth {
             .map_or_else(|| self.client.clone(), |s| s.client.clone())
     }
 
-    /// Records a sign-in by `client`.
+    /// Records a sign-in by `client`: a new session in the state.
     fn signed_in(
         &self,
         client: OAuthClient,
@@ -93,26 +123,20 @@ impl OAuth {
     ) -> TokenSet {
         *self.signed_in.lock() = Some(SignedIn {
             client,
-            tokens: tokens.clone(),
             client_credentials,
         });
+        self.state.create_session(tokens.clone(), None, None);
         tokens
     }
 
-    /// Keeps refreshed tokens for whoever signed in.
+    /// Keeps refreshed tokens (a refresh token that wasn't rotated stays).
     fn keep(&self, client: &OAuthClient, tokens: TokenSet) -> TokenSet {
-        let mut slot = self.signed_in.lock();
-        match slot.as_mut() {
-            Some(signed_in) => signed_in.tokens = tokens.clone(),
-            None => {
-                *slot = Some(SignedIn {
-                    client: client.clone(),
-                    tokens: tokens.clone(),
-                    client_credentials: false,
-                });
-            }
-        }
-        tokens
+        self.signed_in.lock().get_or_insert_with(|| SignedIn {
+            client: client.clone(),
+            client_credentials: false,
+        });
+        self.state.update_tokens(tokens.clone());
+        self.state.tokens().unwrap_or(tokens)
     }
 
     /// Signs in with email (or username) and password.
@@ -216,14 +240,16 @@ impl OAuth {
     /// # Ok(()) }
     /// ```
     pub async fn refresh(&self) -> Result<TokenSet> {
-        let (client, tokens, client_credentials) = match self.signed_in.lock().as_ref() {
-            Some(s) => (s.client.clone(), s.tokens.clone(), s.client_credentials),
-            None => {
-                return Err(Error::Configuration {
-                    reason: "there is no session to refresh".into(),
-                });
-            }
+        let signed_in = self.signed_in.lock().clone();
+        let (Some(signed_in), Some(tokens)) = (signed_in, self.state.tokens()) else {
+            return Err(Error::Configuration {
+                reason: "there is no session to refresh".into(),
+            });
         };
+        let SignedIn {
+            client,
+            client_credentials,
+        } = signed_in;
         let fresh = if tokens.refresh_token().is_some() {
             client.refresh(&tokens).await?
         } else if client_credentials {
@@ -250,13 +276,18 @@ impl OAuth {
     /// # Ok(()) }
     /// ```
     pub async fn sign_out(&self) -> Result<()> {
-        let signed_in = self.signed_in.lock().take();
-        match signed_in {
-            Some(s) if s.client.metadata().revocation_endpoint.is_some() => {
-                s.client.revoke(&s.tokens).await
+        let client = self.active_client();
+        self.signed_in.lock().take();
+        let tokens = self.state.tokens();
+        let cleared = self.state.clear().await;
+        let revoked = match tokens {
+            Some(tokens) if client.metadata().revocation_endpoint.is_some() => {
+                client.revoke(&tokens).await
             }
             _ => Ok(()),
-        }
+        };
+        cleared.map_err(Error::Store)?;
+        revoked
     }
 
     /// Starts the authorization code flow: the URL and the PKCE verifier.

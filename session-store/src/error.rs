@@ -90,13 +90,6 @@ pub enum StoreError {
     #[error("a stored record is malformed")]
     MalformedRecord,
 
-    /// No session of that name is registered.
-    #[error("no session named {name:?}")]
-    UnknownSession {
-        /// The name asked for.
-        name: String,
-    },
-
     /// A store setting was invalid.
     #[error("invalid store setting: {0}")]
     InvalidSetting(&'static str),

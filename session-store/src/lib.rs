@@ -1,8 +1,9 @@
 //! Pluggable persistence for session-kit client and server sessions.
 //!
-//! Every backend implements core's one [`SessionStore`] trait, so the client
-//! [`SessionManager`] and the server session layer run
-//! on any of them.
+//! Every backend implements core's one [`SessionStore`] trait, so a client
+//! session's state (`session_auth::SessionState`) and the server session
+//! layer run on any of them. This crate is about backends only: what a
+//! session holds in memory and when it is saved is decided by its owner.
 //!
 //! | Backend | Feature | For |
 //! |---|---|---|
@@ -21,9 +22,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
-mod manager;
 mod record;
-mod registry;
 
 #[cfg(feature = "encrypted")]
 mod encrypted;
@@ -39,8 +38,6 @@ mod sql;
 mod sqlite;
 
 pub use error::{Result, StoreError};
-pub use manager::{LoginResult, SessionManager, SessionManagerBuilder};
-pub use registry::SessionRegistry;
 pub use session_core::{MemoryStore, SessionStore, SharedSessionStore, StoreRecord};
 
 #[cfg(feature = "encrypted")]

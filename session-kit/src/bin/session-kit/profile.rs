@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use session_kit::auth::{Persistence, TokenManager};
+use session_kit::auth::{SessionState, TokenManager};
 use session_kit::oauth::{Grant, OAuthClient, OAuthTokenProvider, ProviderMetadata};
 use session_kit::store::JsonFileStore;
 use session_kit::{Credential, SessionData, SessionStore, SharedSessionStore, StoreRecord};
@@ -149,10 +149,10 @@ impl Profiles {
         };
         Ok(
             TokenManager::builder(OAuthTokenProvider::new(client, grant))
-                .persistence(Persistence::new(
-                    self.store.clone(),
-                    Self::session_key(&profile.name),
-                ))
+                .state(
+                    SessionState::builder(self.store.clone(), Self::session_key(&profile.name))
+                        .build(),
+                )
                 .build(),
         )
     }

@@ -7,8 +7,8 @@ use std::fmt;
 use parking_lot::Mutex;
 use session_core::{ExpiryPolicy, SharedClock, SharedSessionStore};
 
-use crate::error::StoreError;
-use crate::manager::SessionManager;
+use crate::error::Error;
+use crate::state::SessionState;
 
 /// Named sessions, each with its own tokens, cookies and metadata, stored
 /// under `<prefix><name>` in one store.
@@ -17,7 +17,7 @@ use crate::manager::SessionManager;
 ///
 /// ```
 /// use session_core::{MemoryStore, SharedSessionStore, TokenSet};
-/// use session_store::SessionRegistry;
+/// use session_auth::SessionRegistry;
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let registry = SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
@@ -35,12 +35,12 @@ pub struct SessionRegistry {
     prefix: String,
     clock: SharedClock,
     policy: ExpiryPolicy,
-    state: Mutex<State>,
+    named: Mutex<Named>,
 }
 
 #[derive(Default)]
-struct State {
-    sessions: BTreeMap<String, SessionManager>,
+struct Named {
+    sessions: BTreeMap<String, SessionState>,
     active: Option<String>,
 }
 
@@ -49,7 +49,7 @@ impl SessionRegistry {
     ///
     /// ```
     /// # use session_core::*;
-    /// let _ = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let _ = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// ```
     pub fn new(store: SharedSessionStore) -> Self {
         Self {
@@ -57,7 +57,7 @@ impl SessionRegistry {
             prefix: "session:".to_owned(),
             clock: SharedClock::default(),
             policy: ExpiryPolicy::default(),
-            state: Mutex::new(State::default()),
+            named: Mutex::new(Named::default()),
         }
     }
 
@@ -65,7 +65,7 @@ impl SessionRegistry {
     ///
     /// ```
     /// # use session_core::*;
-    /// let _ = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()))
+    /// let _ = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()))
     ///     .with_clock(SharedClock::default(), ExpiryPolicy::default());
     /// ```
     #[must_use]
@@ -85,47 +85,47 @@ impl SessionRegistry {
     /// ```
     /// # use session_core::*;
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let registry = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let registry = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// registry.add("a").await?;
     /// assert_eq!(registry.active_name().as_deref(), Some("a"));
     /// # Ok::<(), session_core::Error>(()) }).unwrap();
     /// ```
-    pub async fn add(&self, name: &str) -> session_core::Result<SessionManager> {
-        if let Some(existing) = self.state.lock().sessions.get(name) {
+    pub async fn add(&self, name: &str) -> session_core::Result<SessionState> {
+        if let Some(existing) = self.named.lock().sessions.get(name) {
             return Ok(existing.clone());
         }
-        let manager = SessionManager::builder(self.store.clone(), format!("{}{name}", self.prefix))
+        let opened = SessionState::builder(self.store.clone(), format!("{}{name}", self.prefix))
             .clock(self.clock.clone())
             .expiry_policy(self.policy)
             .open()
             .await?;
-        let mut state = self.state.lock();
-        let manager = state
+        let mut registry = self.named.lock();
+        let session = registry
             .sessions
             .entry(name.to_owned())
-            .or_insert(manager)
+            .or_insert(opened)
             .clone();
-        if state.active.is_none() {
-            state.active = Some(name.to_owned());
+        if registry.active.is_none() {
+            registry.active = Some(name.to_owned());
         }
-        Ok(manager)
+        Ok(session)
     }
 
     /// Makes `name` the active session.
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownSession`] if no session has that name.
+    /// [`Error::UnknownSession`] if no session has that name.
     ///
     /// ```
     /// # use session_core::*;
-    /// let registry = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let registry = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// assert!(registry.switch("missing").is_err());
     /// ```
-    pub fn switch(&self, name: &str) -> Result<(), StoreError> {
-        let mut state = self.state.lock();
+    pub fn switch(&self, name: &str) -> Result<(), Error> {
+        let mut state = self.named.lock();
         if !state.sessions.contains_key(name) {
-            return Err(StoreError::UnknownSession {
+            return Err(Error::UnknownSession {
                 name: name.to_owned(),
             });
         }
@@ -137,11 +137,11 @@ impl SessionRegistry {
     ///
     /// ```
     /// # use session_core::*;
-    /// let registry = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let registry = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// assert!(registry.active().is_none());
     /// ```
-    pub fn active(&self) -> Option<SessionManager> {
-        let state = self.state.lock();
+    pub fn active(&self) -> Option<SessionState> {
+        let state = self.named.lock();
         state
             .active
             .as_ref()
@@ -153,33 +153,33 @@ impl SessionRegistry {
     ///
     /// ```
     /// # use session_core::*;
-    /// let registry = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let registry = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// assert!(registry.active_name().is_none());
     /// ```
     pub fn active_name(&self) -> Option<String> {
-        self.state.lock().active.clone()
+        self.named.lock().active.clone()
     }
 
     /// The session called `name`.
     ///
     /// ```
     /// # use session_core::*;
-    /// let registry = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let registry = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// assert!(registry.get("x").is_none());
     /// ```
-    pub fn get(&self, name: &str) -> Option<SessionManager> {
-        self.state.lock().sessions.get(name).cloned()
+    pub fn get(&self, name: &str) -> Option<SessionState> {
+        self.named.lock().sessions.get(name).cloned()
     }
 
     /// Every session's name and whether it is valid now, by name.
     ///
     /// ```
     /// # use session_core::*;
-    /// let registry = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let registry = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// assert!(registry.list().is_empty());
     /// ```
     pub fn list(&self) -> Vec<(String, bool)> {
-        self.state
+        self.named
             .lock()
             .sessions
             .iter()
@@ -197,22 +197,22 @@ impl SessionRegistry {
     /// ```
     /// # use session_core::*;
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let registry = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let registry = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// registry.add("a").await?;
     /// assert!(registry.remove("a").await?);
     /// # Ok::<(), session_core::Error>(()) }).unwrap();
     /// ```
     pub async fn remove(&self, name: &str) -> session_core::Result<bool> {
         let removed = {
-            let mut state = self.state.lock();
+            let mut state = self.named.lock();
             if state.active.as_deref() == Some(name) {
                 state.active = None;
             }
             state.sessions.remove(name)
         };
         match removed {
-            Some(manager) => {
-                manager.clear().await?;
+            Some(state) => {
+                state.clear().await?;
                 Ok(true)
             }
             None => Ok(false),
@@ -229,7 +229,7 @@ impl SessionRegistry {
     /// ```
     /// # use session_core::*;
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let registry = session_store::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
+    /// let registry = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()));
     /// registry.add("empty").await?;
     /// assert_eq!(registry.cleanup_invalid().await?, ["empty"]);
     /// # Ok::<(), session_core::Error>(()) }).unwrap();
@@ -250,7 +250,7 @@ impl SessionRegistry {
 
 impl fmt::Debug for SessionRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.lock();
+        let state = self.named.lock();
         f.debug_struct("SessionRegistry")
             .field("sessions", &state.sessions.keys().collect::<Vec<_>>())
             .field("active", &state.active)

@@ -1,4 +1,4 @@
-//! The SessionManager and the registry: lifecycle, persistence, coalesced
+//! SessionState and the registry: lifecycle, persistence, coalesced
 //! auto-save (counted on paused time), isolation of named sessions.
 
 use std::sync::Arc;
@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use session_auth::{LoginResult, SessionRegistry, SessionState};
 use session_core::time::OffsetDateTime;
 use session_core::url::Url;
 use session_core::{
     Clock, CookieJar, Credential, ManualClock, MemoryStore, SessionStore, SharedClock,
     SharedSessionStore, StoreRecord, TokenSet,
 };
-use session_store::{LoginResult, SessionManager, SessionRegistry};
 
 /// Counts the writes that reach a memory store.
 #[derive(Debug, Clone, Default)]
@@ -75,7 +75,7 @@ async fn the_seed_lifecycle() {
     let clock = ManualClock::at_unix(1_900_000_000);
     let store = SharedSessionStore::new(MemoryStore::new());
     let open = || {
-        SessionManager::builder(store.clone(), "axiom")
+        SessionState::builder(store.clone(), "axiom")
             .clock(SharedClock::new(clock.clone()))
             .open()
     };
@@ -131,7 +131,7 @@ async fn the_seed_lifecycle() {
 async fn auto_save_coalesces_bursts() {
     let store = Counting::default();
     let saves = store.saves.clone();
-    let manager = SessionManager::builder(SharedSessionStore::new(store.clone()), "k")
+    let manager = SessionState::builder(SharedSessionStore::new(store.clone()), "k")
         .save_interval(Duration::from_secs(1))
         .open()
         .await
@@ -157,7 +157,7 @@ async fn auto_save_coalesces_bursts() {
 async fn manual_save_writes_only_when_asked() {
     let store = Counting::default();
     let saves = store.saves.clone();
-    let manager = SessionManager::builder(SharedSessionStore::new(store.clone()), "k")
+    let manager = SessionState::builder(SharedSessionStore::new(store.clone()), "k")
         .auto_save(false)
         .open()
         .await
@@ -178,7 +178,7 @@ async fn manual_save_writes_only_when_asked() {
 #[tokio::test]
 async fn dropping_the_last_handle_flushes() {
     let store = Counting::default();
-    let manager = SessionManager::builder(SharedSessionStore::new(store.clone()), "k")
+    let manager = SessionState::builder(SharedSessionStore::new(store.clone()), "k")
         .auto_save(false)
         .open()
         .await
@@ -201,24 +201,21 @@ async fn dropping_the_last_handle_flushes() {
 async fn named_credentials_are_kept_with_their_own_window() {
     let clock = ManualClock::at_unix(1_900_000_000);
     let store = SharedSessionStore::new(MemoryStore::new());
-    let manager = SessionManager::builder(store, "k")
+    let manager = SessionState::builder(store, "k")
         .clock(SharedClock::new(clock.clone()))
         .open()
         .await
         .unwrap();
     manager.create_session(tokens(&clock, "a"), None, None);
-    let mut data = manager.session().unwrap();
-    data.credentials.insert(
-        "wallet".into(),
-        Credential::new("w-secret")
-            .with_expires_at(clock.now() + Duration::from_secs(24 * 3600))
-            .with_refresh_window(Duration::from_secs(3600)),
-    );
-    manager
-        .as_store()
-        .save("k", &StoreRecord::new(data.to_value().unwrap()))
-        .await
-        .unwrap();
+    manager.update(|data| {
+        data.credentials.insert(
+            "wallet".into(),
+            Credential::new("w-secret")
+                .with_expires_at(clock.now() + Duration::from_secs(24 * 3600))
+                .with_refresh_window(Duration::from_secs(3600)),
+        )
+    });
+    manager.save().await.unwrap();
     assert!(!manager.needs_refresh());
     clock.advance(Duration::from_secs(23 * 3600));
     assert!(manager.needs_refresh(), "the wallet's one-hour window");
@@ -259,7 +256,7 @@ async fn the_registry_keeps_sessions_apart() {
     );
     assert!(matches!(
         registry.switch("nope"),
-        Err(session_store::StoreError::UnknownSession { .. })
+        Err(session_auth::Error::UnknownSession { .. })
     ));
     let mut names = registry.list();
     names.sort();

@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::bearer::BearerAuth;
 use crate::error::{Error, Result};
+use crate::pipeline::Rules;
 use crate::session::{Activity, Inner, NO_CALL, Session};
 use crate::state::SessionState;
 use crate::striped::StripedCounter;
@@ -483,13 +484,15 @@ impl SessionBuilder {
             inner: Arc::new(Inner {
                 client,
                 base_url: self.base_url,
-                auth: self.auth,
+                rules: Rules {
+                    auth: self.auth,
+                    retry: self.retry,
+                    headers,
+                    allow_insecure_http: self.allow_insecure_http,
+                    https_only: self.https_only,
+                    max_redirects: self.max_redirects,
+                },
                 tokens: self.tokens,
-                retry: self.retry,
-                headers,
-                allow_insecure_http: self.allow_insecure_http,
-                https_only: self.https_only,
-                max_redirects: self.max_redirects,
                 timeout: self.timeout,
                 clock: self.clock,
                 jar,

@@ -93,6 +93,10 @@ pub enum Error {
     #[error("the HTTP request failed")]
     Transport(#[source] reqwest::Error),
 
+    /// A layer below the session (another middleware) failed.
+    #[error("a middleware below the session failed")]
+    Middleware(#[source] session_core::BoxError),
+
     /// More redirects than allowed.
     #[error("too many redirects (more than {limit})")]
     TooManyRedirects {

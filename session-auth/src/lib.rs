@@ -83,6 +83,7 @@ mod basic;
 mod bearer;
 mod builder;
 mod error;
+mod pipeline;
 mod registry;
 mod request;
 mod session;
@@ -90,7 +91,6 @@ mod sign_in;
 mod state;
 mod striped;
 mod token_manager;
-mod transport;
 mod url;
 
 #[cfg(feature = "middleware")]

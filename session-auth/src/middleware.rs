@@ -2,6 +2,10 @@
 //! middleware (feature `middleware`), for programs that already build a
 //! `reqwest_middleware::ClientWithMiddleware` stack.
 //!
+//! Both are thin adapters over the same pipeline a
+//! [`Session`](crate::Session) sends through: the same transport rule,
+//! credential handling, 401 replay, retry schedule, replay rules and budget.
+//!
 //! ```
 //! use session_auth::BearerAuth;
 //! use session_auth::middleware::{AuthMiddleware, RetryMiddleware};
@@ -19,28 +23,72 @@
 //! `redirect::Policy::none()` if custom credential headers must never follow
 //! a redirect.
 
+use std::future::Future;
+
 use async_trait::async_trait;
-use http::{Extensions, StatusCode};
+use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
-use session_core::{Authenticate, Rejection, Replay, SharedAuthenticator};
-use session_retry::{Classify, HttpAttempt, RetryPolicy, RetryScope, Verdict, retry_with};
+use session_core::{Authenticate, SharedAuthenticator};
+use session_retry::RetryPolicy;
+
+use crate::error::Error;
+use crate::pipeline::{Hop, Rules};
+
+/// The rest of a middleware stack, as one hop of the pipeline. Each hop gets
+/// its own copy of the extensions.
+struct NextHop<'a> {
+    next: Next<'a>,
+    extensions: Extensions,
+}
+
+impl Hop for NextHop<'_> {
+    fn send(&self, request: Request) -> impl Future<Output = crate::Result<Response>> + Send {
+        let next = self.next.clone();
+        let mut extensions = self.extensions.clone();
+        async move {
+            next.run(request, &mut extensions)
+                .await
+                .map_err(|error| match error {
+                    reqwest_middleware::Error::Reqwest(e) => Error::transport(e),
+                    reqwest_middleware::Error::Middleware(e) => Error::Middleware(e.into()),
+                })
+        }
+    }
+}
+
+/// Runs the pipeline with `rules` over the rest of the stack.
+async fn run(
+    rules: &Rules,
+    request: Request,
+    extensions: &mut Extensions,
+    next: Next<'_>,
+) -> reqwest_middleware::Result<Response> {
+    let hop = NextHop {
+        next,
+        extensions: extensions.clone(),
+    };
+    let (result, _) = rules.send(&hop, request).await;
+    result.map_err(|error| match error {
+        Error::Transport(e) => reqwest_middleware::Error::Reqwest(e),
+        other => reqwest_middleware::Error::middleware(other),
+    })
+}
 
 /// Authenticates each request with a strategy and replays once after a 401
 /// when the strategy renewed its credentials.
 ///
 /// The same transport rule as a [`Session`](crate::Session): credentials go
 /// over https, or plain http to a loopback host; anything else fails with
-/// [`Error::InsecureTransport`](crate::Error::InsecureTransport) before a
-/// connection is made, unless [`allow_insecure_http`](Self::allow_insecure_http).
+/// [`Error::InsecureTransport`] before a connection is made, unless
+/// [`allow_insecure_http`](Self::allow_insecure_http).
 ///
 /// ```
 /// let _ = session_auth::middleware::AuthMiddleware::new(session_auth::BasicAuth::new("u", "p"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct AuthMiddleware {
-    auth: SharedAuthenticator,
-    allow_insecure_http: bool,
+    rules: Rules,
 }
 
 impl AuthMiddleware {
@@ -51,8 +99,10 @@ impl AuthMiddleware {
     /// ```
     pub fn new(auth: impl Authenticate + 'static) -> Self {
         Self {
-            auth: SharedAuthenticator::new(auth),
-            allow_insecure_http: false,
+            rules: Rules {
+                auth: Some(SharedAuthenticator::new(auth)),
+                ..Rules::default()
+            },
         }
     }
 
@@ -64,18 +114,8 @@ impl AuthMiddleware {
     ///     .allow_insecure_http(true);
     /// ```
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
+        self.rules.allow_insecure_http = allow;
         self
-    }
-
-    async fn authenticate(&self, request: &mut Request) -> reqwest_middleware::Result<()> {
-        let middleware_error =
-            |e| reqwest_middleware::Error::middleware(crate::Error::from_core(e));
-        session_core::check_transport(request.url(), self.allow_insecure_http)
-            .map_err(middleware_error)?;
-        crate::transport::authenticate(&self.auth, request)
-            .await
-            .map_err(middleware_error)
     }
 }
 
@@ -83,38 +123,11 @@ impl AuthMiddleware {
 impl Middleware for AuthMiddleware {
     async fn handle(
         &self,
-        mut req: Request,
+        req: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let template = req.try_clone();
-        self.authenticate(&mut req).await?;
-        let sent = req.headers().clone();
-        let method = req.method().clone();
-        let response = next.clone().run(req, extensions).await?;
-        let Some(mut replay) = template else {
-            return Ok(response);
-        };
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        let rejection = Rejection::new(
-            &method,
-            response.url(),
-            &sent,
-            StatusCode::UNAUTHORIZED,
-            response.headers(),
-        );
-        let decision = self
-            .auth
-            .on_unauthorized(rejection)
-            .await
-            .map_err(|e| reqwest_middleware::Error::middleware(crate::Error::from_core(e)))?;
-        if decision != Replay::Yes {
-            return Ok(response);
-        }
-        self.authenticate(&mut replay).await?;
-        next.run(replay, extensions).await
+        run(&self.rules, req, extensions, next).await
     }
 }
 
@@ -126,7 +139,7 @@ impl Middleware for AuthMiddleware {
 /// ```
 #[derive(Debug, Clone)]
 pub struct RetryMiddleware {
-    policy: RetryPolicy,
+    rules: Rules,
 }
 
 impl RetryMiddleware {
@@ -136,26 +149,11 @@ impl RetryMiddleware {
     /// let _ = session_auth::middleware::RetryMiddleware::new(session_retry::RetryPolicy::default());
     /// ```
     pub fn new(policy: RetryPolicy) -> Self {
-        Self { policy }
-    }
-}
-
-struct MiddlewareClassifier<'a>(&'a RetryPolicy);
-
-impl Classify<Response, reqwest_middleware::Error> for MiddlewareClassifier<'_> {
-    fn classify(&self, result: &reqwest_middleware::Result<Response>) -> Verdict {
-        match result {
-            Ok(response) => self.0.classify_http(&HttpAttempt::Response {
-                status: response.status(),
-                headers: response.headers(),
-            }),
-            Err(reqwest_middleware::Error::Reqwest(error)) => {
-                self.0.classify_http(&HttpAttempt::Error {
-                    kind: session_retry::reqwest::error_kind(error),
-                    error,
-                })
-            }
-            Err(_) => Verdict::Fatal,
+        Self {
+            rules: Rules {
+                retry: Some(policy),
+                ..Rules::default()
+            },
         }
     }
 }
@@ -164,37 +162,10 @@ impl Classify<Response, reqwest_middleware::Error> for MiddlewareClassifier<'_> 
 impl Middleware for RetryMiddleware {
     async fn handle(
         &self,
-        mut req: Request,
+        req: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let method = req.method().clone();
-        session_retry::reqwest::ensure_idempotency_key(&self.policy, &method, req.headers_mut());
-        let Some(template) = req.try_clone() else {
-            return next.run(req, extensions).await;
-        };
-        let replayable = self.policy.is_replayable(&method, template.headers());
-        let partition = session_retry::reqwest::partition(template.url());
-        let scope = RetryScope::new(partition).replayable(replayable);
-        let mut first = Some(req);
-        // Each attempt gets its own copy of the extensions.
-        let base_extensions = extensions.clone();
-        retry_with(
-            &self.policy,
-            scope,
-            &MiddlewareClassifier(&self.policy),
-            |_| {
-                let request = first.take().unwrap_or_else(|| {
-                    template
-                        .try_clone()
-                        .expect("a request that cloned once clones again")
-                });
-                let next = next.clone();
-                let mut extensions = base_extensions.clone();
-                async move { next.run(request, &mut extensions).await }
-            },
-        )
-        .await
-        .result
+        run(&self.rules, req, extensions, next).await
     }
 }

@@ -7,19 +7,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use http::{HeaderMap, Method};
+use http::Method;
 use parking_lot::Mutex;
+use reqwest::{Request, Response};
 use reqwest_cookie_store::CookieStoreMutex;
 use session_core::time::OffsetDateTime;
-use session_core::{
-    CookieJar, ExpiryPolicy, SessionData, SessionMetadata, SharedAuthenticator, SharedClock,
-};
-use session_retry::RetryPolicy;
+use session_core::{CookieJar, ExpiryPolicy, SessionData, SessionMetadata, SharedClock};
 use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::builder::SessionBuilder;
 use crate::error::{Error, Result};
+use crate::pipeline::Rules;
 use crate::request::RequestBuilder;
 use crate::state::SessionState;
 use crate::striped::StripedCounter;
@@ -35,8 +35,7 @@ use crate::url::resolve;
 ///
 /// ```no_run
 /// use session_auth::{BearerAuth, Session};
-/// use session_retry::RetryPolicy;
-///
+/// ///
 /// # #[derive(serde::Deserialize)] struct Customer;
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let session = Session::builder()
@@ -55,14 +54,9 @@ pub struct Session {
 pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
     pub(crate) base_url: Option<Url>,
-    pub(crate) auth: Option<SharedAuthenticator>,
+    /// What the one pipeline enforces for this session.
+    pub(crate) rules: Rules,
     pub(crate) tokens: Option<TokenManager>,
-    pub(crate) retry: Option<RetryPolicy>,
-    pub(crate) headers: HeaderMap,
-    pub(crate) allow_insecure_http: bool,
-    /// Every request, authenticated or not, follows the transport rule.
-    pub(crate) https_only: bool,
-    pub(crate) max_redirects: usize,
     pub(crate) timeout: Option<Duration>,
     pub(crate) clock: SharedClock,
     pub(crate) jar: Option<Arc<CookieStoreMutex>>,
@@ -128,17 +122,6 @@ impl Inner {
                     activity.current_api_server = Some(host.to_owned());
                 }
                 self.server_hash.store(hash, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Adds the session's static headers a request doesn't set itself. Done
-    /// per hop, after the request's template was copied, so the copy kept
-    /// for retries stays as small as the caller made it.
-    pub(crate) fn add_static_headers(&self, headers: &mut HeaderMap) {
-        for (name, value) in &self.headers {
-            if let http::header::Entry::Vacant(slot) = headers.entry(name) {
-                slot.insert(value.clone());
             }
         }
     }
@@ -278,6 +261,67 @@ impl Session {
     /// ```
     pub fn head(&self, target: &str) -> RequestBuilder {
         self.request(Method::HEAD, target)
+    }
+
+    /// Sends a request built elsewhere through the session: static headers,
+    /// authentication, retries, redirects and bookkeeping all apply.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionClosed`] after [`close`](Session::close); authentication,
+    /// transport and redirect errors otherwise. HTTP error statuses are not
+    /// errors: check the response.
+    ///
+    /// ```no_run
+    /// # async fn run(session: session_auth::Session) -> Result<(), session_auth::Error> {
+    /// let request = session.client().get("https://api.example.com/health").build().map_err(session_auth::Error::Transport)?;
+    /// let response = session.execute(request).await?;
+    /// # let _ = response; Ok(()) }
+    /// ```
+    pub async fn execute(&self, request: Request) -> Result<Response> {
+        // The work below is a large future (retries, redirects, replays):
+        // boxed once here, it isn't copied at every level that awaits it.
+        Box::pin(self.execute_inner(request)).await
+    }
+
+    async fn execute_inner(&self, mut request: Request) -> Result<Response> {
+        let inner = &self.inner;
+        if inner.is_closed() {
+            return Err(Error::SessionClosed);
+        }
+        if inner.signed_out.load(Ordering::Acquire) {
+            return Err(Error::SignedOut);
+        }
+        self.ensure_restored().await?;
+        // reqwest keeps the timeout in the request's extensions: only touch
+        // them when there is a timeout to set.
+        if let Some(timeout) = inner.timeout
+            && request.timeout().is_none()
+        {
+            *request.timeout_mut() = Some(timeout);
+        }
+        let span = tracing::info_span!(
+            target: "session_auth",
+            "session.request",
+            method = %request.method(),
+            host = request.url().host_str().unwrap_or_default(),
+            path = request.url().path(),
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+        );
+        inner.note_call(request.url().host_str());
+        async move {
+            let (result, attempts) = inner.rules.send(&inner.client, request).await;
+            let span = tracing::Span::current();
+            span.record("attempts", attempts);
+            if let Ok(response) = &result {
+                span.record("status", response.status().as_u16());
+            }
+            inner.record_call(attempts);
+            result
+        }
+        .instrument(span)
+        .await
     }
 
     /// The underlying reqwest client.
@@ -585,8 +629,8 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("base_url", &self.inner.base_url.as_ref().map(Url::as_str))
-            .field("auth", &self.inner.auth)
-            .field("retry", &self.inner.retry)
+            .field("auth", &self.inner.rules.auth)
+            .field("retry", &self.inner.rules.retry)
             .field("closed", &self.is_closed())
             .field("stats", &self.stats())
             .finish_non_exhaustive()

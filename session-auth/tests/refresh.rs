@@ -548,3 +548,30 @@ fn the_cached_value_expires_exactly_at_the_buffer_on_the_clock() {
         "a clock that goes back sees it valid again"
     );
 }
+
+#[tokio::test]
+async fn a_401_from_an_origin_our_credentials_never_reached_refreshes_nothing() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(fresh("at-0", "rt-0")), None).await;
+    // Another origin that answers 401 to everyone.
+    let foreign = support::serve(axum::Router::new().fallback(|| async {
+        axum::http::StatusCode::UNAUTHORIZED
+    }))
+    .await;
+    let redirector = support::serve(axum::Router::new().fallback(move || {
+        let to = format!("{foreign}/elsewhere");
+        async move { axum::response::Redirect::temporary(&to) }
+    }))
+    .await;
+    let response = session
+        .get(&format!("{redirector}/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(idp.token_calls(), 0, "no refresh for a foreign 401");
+    assert_eq!(tokens.refreshes(), 0);
+}

@@ -1,7 +1,11 @@
-//! Retrying `reqwest` requests (feature `reqwest`): [`send`], the error
-//! mapping [`error_kind`], and [`ReqwestClassifier`].
+//! Retrying `reqwest` requests (feature `reqwest`): [`send_with`], the one
+//! loop that sends a logical request (idempotency key, the copy kept for
+//! repeats, replay rules, budget partition, retries) — used by [`send`] and
+//! by every sender in session-kit — and the error mapping [`error_kind`].
 
 use std::error::Error as StdError;
+use std::future::Future;
+use std::sync::Arc;
 
 use http::{HeaderValue, Method};
 
@@ -59,26 +63,8 @@ pub fn error_kind(err: &reqwest::Error) -> ErrorKind {
 }
 
 /// Classifies reqwest results with a policy's HTTP rules.
-///
-/// ```
-/// let policy = session_retry::RetryPolicy::default();
-/// let _classifier = session_retry::reqwest::ReqwestClassifier::new(&policy);
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct ReqwestClassifier<'a> {
+struct ReqwestClassifier<'a> {
     policy: &'a RetryPolicy,
-}
-
-impl<'a> ReqwestClassifier<'a> {
-    /// A classifier for `policy`.
-    ///
-    /// ```
-    /// # let policy = session_retry::RetryPolicy::default();
-    /// let _ = session_retry::reqwest::ReqwestClassifier::new(&policy);
-    /// ```
-    pub fn new(policy: &'a RetryPolicy) -> Self {
-        Self { policy }
-    }
 }
 
 impl Classify<reqwest::Response, reqwest::Error> for ReqwestClassifier<'_> {
@@ -100,42 +86,18 @@ impl Classify<reqwest::Response, reqwest::Error> for ReqwestClassifier<'_> {
 /// not the scheme's default (`api.example.com`, `127.0.0.1:8080`). Borrowed
 /// from the URL, so finding it costs nothing; credentials in the URL are
 /// never part of it.
-///
-/// ```
-/// let url = reqwest::Url::parse("https://user:pw@api.example.com:443/v1?q=secret").unwrap();
-/// assert_eq!(session_retry::reqwest::partition(&url), "api.example.com");
-/// let url = reqwest::Url::parse("http://127.0.0.1:8080/").unwrap();
-/// assert_eq!(session_retry::reqwest::partition(&url), "127.0.0.1:8080");
-/// ```
-pub fn partition(url: &reqwest::Url) -> &str {
+fn partition(url: &reqwest::Url) -> &str {
     &url[url::Position::BeforeHost..url::Position::AfterPort]
 }
 
 /// A fresh `Idempotency-Key` value: 128 random bits as hex.
-///
-/// ```
-/// let key = session_retry::reqwest::generate_idempotency_key();
-/// assert_eq!(key.len(), 32);
-/// ```
-pub fn generate_idempotency_key() -> String {
+fn generate_idempotency_key() -> String {
     format!("{:032x}", fastrand::u128(..))
 }
 
 /// Adds a generated `Idempotency-Key` to a POST or PATCH without one, when
 /// the policy asks for it.
-///
-/// ```
-/// let policy = session_retry::RetryPolicy::builder().add_idempotency_key(true).build()?;
-/// let mut headers = http::HeaderMap::new();
-/// session_retry::reqwest::ensure_idempotency_key(&policy, &http::Method::POST, &mut headers);
-/// assert!(headers.contains_key("idempotency-key"));
-/// # Ok::<(), session_retry::Error>(())
-/// ```
-pub fn ensure_idempotency_key(
-    policy: &RetryPolicy,
-    method: &Method,
-    headers: &mut http::HeaderMap,
-) {
+fn ensure_idempotency_key(policy: &RetryPolicy, method: &Method, headers: &mut http::HeaderMap) {
     if policy.adds_idempotency_key()
         && (method == Method::POST || method == Method::PATCH)
         && !headers.contains_key(IDEMPOTENCY_KEY)
@@ -168,17 +130,84 @@ pub fn ensure_idempotency_key(
 pub async fn send(
     policy: &RetryPolicy,
     client: &reqwest::Client,
-    mut request: reqwest::Request,
+    request: reqwest::Request,
 ) -> RetryOutcome<reqwest::Response, reqwest::Error> {
+    send_with(
+        Some(policy),
+        false,
+        request,
+        &ReqwestClassifier { policy },
+        |request, _| client.execute(request),
+    )
+    .await
+}
+
+/// Sends one logical request: the one loop behind [`send`], a session-kit
+/// `Session` and its middleware adapters.
+///
+/// With a `policy`, a POST or PATCH gets its `Idempotency-Key` (when the
+/// policy adds them) before anything is copied, so every attempt carries the
+/// same key; attempts after the first send a copy of the request as it was
+/// then; the replay rules, the host's budget and the deadline apply. Without
+/// a policy the request is sent once.
+///
+/// `attempt` sends one copy. It is also handed the copy source when one is
+/// kept — always with a policy, and without one when `keep_copy` asks for it
+/// (an attempt that may have to resend: a redirect, a replay after a 401).
+/// A request whose body can't be copied is sent once, without a copy
+/// source; if that attempt would have been retried, the outcome says
+/// [`Stop::NotCloneable`].
+///
+/// ```no_run
+/// use session_retry::{RetryPolicy, reqwest::send_with};
+/// # #[derive(Clone, Copy)] struct ByStatus;
+/// # impl session_retry::Classify<reqwest::Response, reqwest::Error> for ByStatus {
+/// #     fn classify(&self, r: &Result<reqwest::Response, reqwest::Error>) -> session_retry::Verdict {
+/// #         session_retry::Verdict::Success
+/// #     }
+/// # }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = reqwest::Client::new();
+/// let policy = RetryPolicy::default();
+/// let request = client.get("https://api.example.com/customers").build()?;
+/// let outcome = send_with(Some(&policy), false, request, &ByStatus, |request, _copy| {
+///     client.execute(request)
+/// })
+/// .await;
+/// # let _ = outcome; Ok(()) }
+/// ```
+pub async fn send_with<T, E, C, F, Fut>(
+    policy: Option<&RetryPolicy>,
+    keep_copy: bool,
+    mut request: reqwest::Request,
+    classify: &C,
+    mut attempt: F,
+) -> RetryOutcome<T, E>
+where
+    C: Classify<T, E>,
+    F: FnMut(reqwest::Request, Option<Arc<reqwest::Request>>) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let Some(policy) = policy else {
+        let template = if keep_copy {
+            request.try_clone().map(Arc::new)
+        } else {
+            None
+        };
+        let result = attempt(request, template).await;
+        let stop = match classify.classify(&result) {
+            Verdict::Success => Stop::Success,
+            _ => Stop::NotRetryable,
+        };
+        return RetryOutcome::single(result, stop);
+    };
     let method = request.method().clone();
     ensure_idempotency_key(policy, &method, request.headers_mut());
-    let replayable = policy.is_replayable(&method, request.headers());
-    let partition = partition(request.url()).to_owned();
-    let classifier = ReqwestClassifier::new(policy);
-
-    let Some(template) = request.try_clone() else {
-        let result = client.execute(request).await;
-        let stop = match classifier.classify(&result) {
+    let Some(template) = request.try_clone().map(Arc::new) else {
+        let partition = partition(request.url()).to_owned();
+        let result = attempt(request, None).await;
+        let stop = match classify.classify(&result) {
             Verdict::Success => {
                 if let Some(budget) = policy.budget() {
                     budget.refill(&partition);
@@ -190,16 +219,47 @@ pub async fn send(
         };
         return RetryOutcome::single(result, stop);
     };
-
+    let replayable = policy.is_replayable(&method, template.headers());
+    let scope = RetryScope::new(partition(template.url())).replayable(replayable);
     let mut first = Some(request);
-    let scope = RetryScope::new(&partition).replayable(replayable);
-    retry_with(policy, scope, &classifier, |_| {
+    retry_with(policy, scope, classify, |_| {
         let request = first.take().unwrap_or_else(|| {
             template
                 .try_clone()
                 .expect("a request that cloned once clones again")
         });
-        client.execute(request)
+        attempt(request, Some(template.clone()))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_partition_is_host_and_non_default_port() {
+        let url = reqwest::Url::parse("https://user:pw@api.example.com:443/v1?q=secret").unwrap();
+        assert_eq!(partition(&url), "api.example.com");
+        let url = reqwest::Url::parse("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(partition(&url), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn idempotency_keys_are_added_to_post_and_patch_only_when_asked() {
+        let policy = RetryPolicy::builder()
+            .add_idempotency_key(true)
+            .build()
+            .unwrap();
+        let mut headers = http::HeaderMap::new();
+        ensure_idempotency_key(&policy, &Method::POST, &mut headers);
+        assert_eq!(headers[IDEMPOTENCY_KEY].len(), 32);
+        let mut headers = http::HeaderMap::new();
+        ensure_idempotency_key(&policy, &Method::GET, &mut headers);
+        assert!(headers.is_empty());
+        let mut headers = http::HeaderMap::new();
+        ensure_idempotency_key(&RetryPolicy::default(), &Method::POST, &mut headers);
+        assert!(headers.is_empty());
+        assert_ne!(generate_idempotency_key(), generate_idempotency_key());
+    }
 }

@@ -1,6 +1,22 @@
-//! Sending one logical request: retries around attempts; each attempt
-//! authenticates, follows redirects (credentials only to the original
-//! origin), and replays once after a 401 when the strategy renewed them.
+//! The one request pipeline: sending one logical request. Every sender in
+//! session-kit goes through [`Rules::send`] — the [`Session`](crate::Session),
+//! the reqwest-middleware adapters and the OAuth client's own calls — so
+//! each rule is kept in one place:
+//!
+//! - the transport rule (credentials over https or to loopback only, every
+//!   request with `https_only`), checked on every hop;
+//! - credentials added per hop, and only on hops to the original origin;
+//!   everything credential-like stripped before a hop to another origin;
+//! - retries with the budget, deadline, replay and idempotency rules (one
+//!   loop, `session_retry::reqwest::send_with`);
+//! - one replay after a 401, only when our credentials were sent and the
+//!   strategy renewed them.
+//!
+//! What sends a hop is a [`Hop`]: a reqwest client, or the rest of a
+//! middleware stack. The request is copied only when it may be sent again.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use http::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
@@ -9,26 +25,59 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use reqwest::{Request, Response, Url};
 use session_core::{AuthRequest, Authenticate, Rejection, Replay, SharedAuthenticator};
-use session_retry::{
-    Classify, HttpAttempt, RetryPolicy, RetryReason, RetryScope, Verdict, retry_with,
-};
-use tracing::Instrument as _;
+use session_retry::{Classify, HttpAttempt, RetryPolicy, RetryReason, Verdict};
 
 use crate::error::{Error, Result};
-use crate::session::Session;
 use crate::url::check_transport;
 
-/// Classifies attempt results for the retry engine.
-struct SessionClassifier<'a>(&'a RetryPolicy);
+/// Sends one hop of a request.
+pub(crate) trait Hop: Sync {
+    /// Sends `request` as it is.
+    fn send(&self, request: Request) -> impl Future<Output = Result<Response>> + Send;
+}
 
-impl Classify<Response, Error> for SessionClassifier<'_> {
+impl Hop for reqwest::Client {
+    fn send(&self, request: Request) -> impl Future<Output = Result<Response>> + Send {
+        let response = self.execute(request);
+        async move { response.await.map_err(Error::transport) }
+    }
+}
+
+/// What the pipeline enforces for one sender.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rules {
+    /// Adds credentials to each hop to the original origin.
+    pub(crate) auth: Option<SharedAuthenticator>,
+    /// Retries; `None` sends once.
+    pub(crate) retry: Option<RetryPolicy>,
+    /// Headers added to every hop that doesn't set them.
+    pub(crate) headers: HeaderMap,
+    /// The explicit opt-out of the transport rule.
+    pub(crate) allow_insecure_http: bool,
+    /// The transport rule for every request, not only authenticated ones.
+    pub(crate) https_only: bool,
+    /// Redirects followed by the pipeline itself (0: 3xx is the answer).
+    pub(crate) max_redirects: usize,
+}
+
+/// Classifies attempt results for the retry engine: the policy's HTTP
+/// rules, over this crate's error type.
+struct Classifier<'a>(Option<&'a RetryPolicy>);
+
+impl Classify<Response, Error> for Classifier<'_> {
     fn classify(&self, result: &Result<Response>) -> Verdict {
+        let Some(policy) = self.0 else {
+            return match result {
+                Ok(_) => Verdict::Success,
+                Err(_) => Verdict::Fatal,
+            };
+        };
         match result {
-            Ok(response) => self.0.classify_http(&HttpAttempt::Response {
+            Ok(response) => policy.classify_http(&HttpAttempt::Response {
                 status: response.status(),
                 headers: response.headers(),
             }),
-            Err(Error::Transport(error)) => self.0.classify_http(&HttpAttempt::Error {
+            Err(Error::Transport(error)) => policy.classify_http(&HttpAttempt::Error {
                 kind: session_retry::reqwest::error_kind(error),
                 error,
             }),
@@ -43,100 +92,50 @@ impl Classify<Response, Error> for SessionClassifier<'_> {
     }
 }
 
-impl Session {
-    /// Sends a request built elsewhere through the session: static headers,
-    /// authentication, retries, redirects and bookkeeping all apply.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::SessionClosed`] after [`close`](Session::close); authentication,
-    /// transport and redirect errors otherwise. HTTP error statuses are not
-    /// errors: check the response.
-    ///
-    /// ```no_run
-    /// # async fn run(session: session_auth::Session) -> Result<(), session_auth::Error> {
-    /// let request = session.client().get("https://api.example.com/health").build().map_err(session_auth::Error::Transport)?;
-    /// let response = session.execute(request).await?;
-    /// # let _ = response; Ok(()) }
-    /// ```
-    pub async fn execute(&self, request: Request) -> Result<Response> {
-        // The work below is a large future (retries, redirects, replays):
-        // boxed once here, it isn't copied at every level that awaits it.
-        Box::pin(self.execute_inner(request)).await
+impl Rules {
+    /// Sends one logical request through `hop`: the result and how many
+    /// attempts it took.
+    pub(crate) async fn send<H: Hop>(&self, hop: &H, request: Request) -> (Result<Response>, u32) {
+        // A copy is kept only when an attempt may have to resend.
+        let keep_copy = self.auth.is_some() || self.max_redirects > 0;
+        let outcome = session_retry::reqwest::send_with(
+            self.retry.as_ref(),
+            keep_copy,
+            request,
+            &Classifier(self.retry.as_ref()),
+            |request, template| self.attempt(hop, request, template),
+        )
+        .await;
+        (outcome.result, outcome.attempts)
     }
 
-    async fn execute_inner(&self, mut request: Request) -> Result<Response> {
-        let inner = &self.inner;
-        if inner.is_closed() {
-            return Err(Error::SessionClosed);
-        }
-        if inner.signed_out.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(Error::SignedOut);
-        }
-        self.ensure_restored().await?;
-        // reqwest keeps the timeout in the request's extensions: only touch
-        // them when there is a timeout to set.
-        if let Some(timeout) = inner.timeout
-            && request.timeout().is_none()
-        {
-            *request.timeout_mut() = Some(timeout);
-        }
-        if let Some(policy) = &inner.retry {
-            let method = request.method().clone();
-            session_retry::reqwest::ensure_idempotency_key(policy, &method, request.headers_mut());
-        }
-        let span = tracing::info_span!(
-            target: "session_auth",
-            "session.request",
-            method = %request.method(),
-            host = request.url().host_str().unwrap_or_default(),
-            path = request.url().path(),
-            status = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-        );
-        inner.note_call(request.url().host_str());
-        async move {
-            let (result, attempts) = match (&inner.retry, request.try_clone()) {
-                (Some(policy), Some(template)) => {
-                    let replayable = policy.is_replayable(template.method(), template.headers());
-                    let partition = session_retry::reqwest::partition(template.url());
-                    let scope = RetryScope::new(partition).replayable(replayable);
-                    let mut first = Some(request);
-                    let outcome = retry_with(policy, scope, &SessionClassifier(policy), |_| {
-                        let request = first.take().unwrap_or_else(|| {
-                            template
-                                .try_clone()
-                                .expect("a request that cloned once clones again")
-                        });
-                        self.attempt(request, Some(&template))
-                    })
-                    .await;
-                    (outcome.result, outcome.attempts)
-                }
-                (_, template) => (self.attempt(request, template.as_ref()).await, 1),
-            };
-            let span = tracing::Span::current();
-            span.record("attempts", attempts);
-            if let Ok(response) = &result {
-                span.record("status", response.status().as_u16());
+    /// Adds the static headers a request doesn't set itself.
+    fn add_static_headers(&self, headers: &mut HeaderMap) {
+        for (name, value) in &self.headers {
+            if let http::header::Entry::Vacant(slot) = headers.entry(name) {
+                slot.insert(value.clone());
             }
-            inner.record_call(attempts);
-            result
         }
-        .instrument(span)
-        .await
     }
 
     /// One attempt: send (following redirects), and replay once after a 401
-    /// if the strategy renewed its credentials.
-    async fn attempt(&self, request: Request, template: Option<&Request>) -> Result<Response> {
+    /// if our credentials went out and the strategy renewed them.
+    async fn attempt<H: Hop>(
+        &self,
+        hop: &H,
+        request: Request,
+        template: Option<Arc<Request>>,
+    ) -> Result<Response> {
+        let template = template.as_deref();
         let mut request = request;
         let mut replayed = false;
         loop {
-            let (response, sent) = self.follow_redirects(request, template).await?;
+            let (response, sent) = self.follow_redirects(hop, request, template).await?;
+            // A 401 from an origin our credentials never went to says
+            // nothing about them.
             if response.status() == StatusCode::UNAUTHORIZED
                 && !replayed
-                && let (Some(auth), Some(template)) = (&self.inner.auth, template)
+                && let (Some(auth), Some(template), Some(sent)) = (&self.auth, template, sent)
             {
                 let method = template.method().clone();
                 let sent = sent.to_headers();
@@ -166,44 +165,36 @@ impl Session {
 
     /// Sends `request`, following redirects itself so credentials are added
     /// only on hops to the original origin (the template's: without a
-    /// template no redirect is followed). Returns the final response and the
-    /// credentials the last hop carried.
-    async fn follow_redirects(
+    /// template no redirect is followed). Returns the final response and,
+    /// when our credentials went to its origin, the ones the last hop carried.
+    async fn follow_redirects<H: Hop>(
         &self,
+        hop: &H,
         request: Request,
         template: Option<&Request>,
-    ) -> Result<(Response, SentCredentials)> {
-        let inner = &self.inner;
+    ) -> Result<(Response, Option<SentCredentials>)> {
         let mut request = request;
-        inner.add_static_headers(request.headers_mut());
+        self.add_static_headers(request.headers_mut());
         let mut hops = 0;
         loop {
-            let credentials_go_here = inner.auth.is_some()
-                && template.is_none_or(|t| same_origin(t.url(), request.url()));
-            if credentials_go_here || inner.https_only {
-                check_transport(request.url(), inner.allow_insecure_http)?;
+            let credentials_go_here =
+                self.auth.is_some() && template.is_none_or(|t| same_origin(t.url(), request.url()));
+            if credentials_go_here || self.https_only {
+                check_transport(request.url(), self.allow_insecure_http)?;
             }
-            if let Some(auth) = &inner.auth
+            if let Some(auth) = &self.auth
                 && credentials_go_here
             {
                 authenticate(auth, &mut request)
                     .await
                     .map_err(Error::from_core)?;
             }
-            let sent = if inner.auth.is_some() {
-                SentCredentials::capture(request.headers())
-            } else {
-                SentCredentials::None
-            };
+            let sent = credentials_go_here.then(|| SentCredentials::capture(request.headers()));
             let method = request.method().clone();
-            let response = inner
-                .client
-                .execute(request)
-                .await
-                .map_err(Error::transport)?;
+            let response = hop.send(request).await?;
             let status = response.status();
             let follow =
-                matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) && inner.max_redirects > 0;
+                matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) && self.max_redirects > 0;
             let location = response
                 .headers()
                 .get(LOCATION)
@@ -216,15 +207,15 @@ impl Session {
                 return Ok((response, sent));
             }
             hops += 1;
-            if hops > inner.max_redirects {
+            if hops > self.max_redirects {
                 return Err(Error::TooManyRedirects {
-                    limit: inner.max_redirects,
+                    limit: self.max_redirects,
                 });
             }
             let Some(mut next) = template.try_clone() else {
                 return Ok((response, sent));
             };
-            inner.add_static_headers(next.headers_mut());
+            self.add_static_headers(next.headers_mut());
             *next.url_mut() = location;
             if status == StatusCode::SEE_OTHER
                 || (matches!(status.as_u16(), 301 | 302) && method == Method::POST)

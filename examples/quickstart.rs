@@ -147,7 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let body: serde_json::Value = response
         .json()
         .await
-        .map_err(session_kit::auth::Error::Transport)?;
+        .map_err(session_kit::auth::Error::from)?;
     println!(
         "GET /api/orders -> {status} after {} attempts; {} orders",
         session.stats().retries + 1,

@@ -4,7 +4,7 @@
 //! Run with `cargo run --example shared_session`.
 
 use async_trait::async_trait;
-use session_kit::auth::{Credentials, Session, SignIn, SignInProvider, TokenManager};
+use session_kit::auth::{Session, SignIn, SignInCredentials, SignInProvider, TokenManager};
 use session_kit::oauth::{OAuthClient, ProviderMetadata};
 use session_kit::{MemoryStore, SharedSessionStore, TokenSet};
 use session_kit_examples::demo::{Demo, USER};
@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     step("Sign in once; two API clients share the session");
     let provider = SignInProvider::new(
         DeviceCloud(oauth()?),
-        Some(Credentials::password(USER.0, USER.1)),
+        Some(SignInCredentials::password(USER.0, USER.1)),
     );
     let session = Session::builder()
         .base_url(&demo.api)
@@ -88,7 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     step("A new session restores the stored tokens: no sign-in while they are valid");
     let provider = SignInProvider::new(
         DeviceCloud(oauth()?),
-        Some(Credentials::password(USER.0, USER.1)),
+        Some(SignInCredentials::password(USER.0, USER.1)),
     );
     let restored = Session::builder()
         .base_url(&demo.api)

@@ -55,10 +55,6 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// The retry settings were invalid.
-    #[error("invalid retry settings")]
-    InvalidRetry(#[source] session_retry::Error),
-
     /// A request URL could not be built.
     #[error("invalid request URL: {reason}")]
     InvalidUrl {
@@ -91,7 +87,7 @@ pub enum Error {
 
     /// Sending the request failed (connect, timeout, reset, …).
     #[error("the HTTP request failed")]
-    Transport(#[source] reqwest::Error),
+    Transport(#[source] TransportError),
 
     /// A layer below the session (another middleware) failed.
     #[error("a middleware below the session failed")]
@@ -132,7 +128,8 @@ impl Error {
     /// assert!(!session_auth::Error::SessionClosed.is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Self::Timeout { .. }) || matches!(self, Self::Transport(e) if e.is_timeout())
+        matches!(self, Self::Timeout { .. })
+            || matches!(self, Self::Transport(e) if e.0.is_timeout())
     }
 
     /// Whether the session was signed out.
@@ -221,7 +218,7 @@ impl Error {
     /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Transport(e) => session_retry::reqwest::error_kind(e).is_transient(),
+            Self::Transport(e) => e.kind().is_transient(),
             Self::Refresh(e) => e.is_retryable(),
             Self::Auth(e) | Self::Store(e) => e.is_retryable(),
             _ => false,
@@ -252,7 +249,7 @@ impl Error {
 
     /// A transport error without its URL (which may carry a query secret).
     pub(crate) fn transport(err: reqwest::Error) -> Self {
-        Self::Transport(err.without_url())
+        Self::Transport(TransportError(err.without_url()))
     }
 }
 
@@ -274,4 +271,68 @@ fn is_provider_error(err: &session_core::Error) -> bool {
             ..
         } | session_core::Error::InvalidTokenResponse { .. }
     )
+}
+
+impl From<reqwest::Error> for Error {
+    /// A transport error, stripped of its URL (which may carry a secret).
+    fn from(err: reqwest::Error) -> Self {
+        Self::transport(err)
+    }
+}
+
+/// Why sending a request or reading its answer failed — connect, timeout,
+/// reset, a connection closed mid-answer — without the URL. The underlying
+/// `reqwest::Error` is its [`source`](std::error::Error::source).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // Nothing listens on port 9 of the loopback address.
+/// let err = session_auth::Session::builder().build().unwrap()
+///     .get("http://127.0.0.1:9/").send().await.unwrap_err();
+/// let session_auth::Error::Transport(cause) = &err else { panic!("{err:?}") };
+/// assert_eq!(cause.kind(), session_retry::ErrorKind::Connect);
+/// assert_eq!(cause.to_string(), "could not connect");
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TransportError(pub(crate) reqwest::Error);
+
+impl TransportError {
+    /// What kind of failure it was, as the retry engine sees it.
+    ///
+    /// ```
+    /// # let _ = |e: &session_auth::TransportError| e.kind();
+    /// ```
+    pub fn kind(&self) -> session_retry::ErrorKind {
+        session_retry::reqwest::error_kind(&self.0)
+    }
+
+    /// Whether it was a timeout.
+    ///
+    /// ```
+    /// # let _ = |e: &session_auth::TransportError| e.is_timeout();
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        self.0.is_timeout()
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use session_retry::ErrorKind;
+        f.write_str(match self.kind() {
+            ErrorKind::Connect => "could not connect",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Reset => "the connection was reset",
+            ErrorKind::IncompleteMessage => "the connection closed before the answer was complete",
+            _ => "the exchange failed",
+        })
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }

@@ -10,7 +10,7 @@
 //!   concurrent requests, never blocking requests whose token is still valid,
 //!   re-login when the refresh token is dead.
 //! - **Sign-in flows** for APIs with their own login endpoints: [`SignIn`],
-//!   [`Credentials`], [`SignInProvider`].
+//!   [`SignInCredentials`], [`SignInProvider`].
 //! - **Sharing**: clone the [`Session`]; [`Session::close`] ends it for all.
 //! - **Security**: credentials refused over plain http (except loopback),
 //!   never sent to another origin after a redirect, never in logs or errors.
@@ -101,10 +101,10 @@ pub use api_key::ApiKeyAuth;
 pub use basic::BasicAuth;
 pub use bearer::BearerAuth;
 pub use builder::SessionBuilder;
-pub use error::{Error, Result};
+pub use error::{Error, Result, TransportError};
 pub use registry::SessionRegistry;
 pub use request::RequestBuilder;
-pub use session::{Session, SessionStats};
-pub use sign_in::{Credentials, SignIn, SignInProvider};
+pub use session::{ClientStats, Session};
+pub use sign_in::{SignIn, SignInCredentials, SignInProvider};
 pub use state::{LoginResult, SessionState, SessionStateBuilder};
 pub use token_manager::{TokenManager, TokenManagerBuilder};

@@ -70,7 +70,7 @@ async fn run(
     };
     let (result, _) = rules.send(&hop, request).await;
     result.map_err(|error| match error {
-        Error::Transport(e) => reqwest_middleware::Error::Reqwest(e),
+        Error::Transport(e) => reqwest_middleware::Error::Reqwest(e.0),
         other => reqwest_middleware::Error::middleware(other),
     })
 }

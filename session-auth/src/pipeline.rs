@@ -78,8 +78,8 @@ impl Classify<Response, Error> for Classifier<'_> {
                 headers: response.headers(),
             }),
             Err(Error::Transport(error)) => policy.classify_http(&HttpAttempt::Error {
-                kind: session_retry::reqwest::error_kind(error),
-                error,
+                kind: error.kind(),
+                error: &error.0,
             }),
             // A token endpoint that is down: nothing was sent yet.
             Err(error) if error.is_retryable() => Verdict::Retry {

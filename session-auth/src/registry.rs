@@ -61,16 +61,28 @@ impl SessionRegistry {
         }
     }
 
-    /// Uses `clock` and `policy` for the sessions it opens.
+    /// This registry, opening its sessions on `clock`.
     ///
     /// ```
     /// # use session_core::*;
     /// let _ = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()))
-    ///     .with_clock(SharedClock::default(), ExpiryPolicy::default());
+    ///     .with_clock(SharedClock::default());
     /// ```
     #[must_use]
-    pub fn with_clock(mut self, clock: SharedClock, policy: ExpiryPolicy) -> Self {
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// This registry, judging its sessions' validity with `policy`.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// let _ = session_auth::SessionRegistry::new(SharedSessionStore::new(MemoryStore::new()))
+    ///     .with_expiry_policy(ExpiryPolicy::default());
+    /// ```
+    #[must_use]
+    pub fn with_expiry_policy(mut self, policy: ExpiryPolicy) -> Self {
         self.policy = policy;
         self
     }

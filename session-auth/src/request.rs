@@ -141,7 +141,7 @@ impl RequestBuilder {
     ///
     /// ```no_run
     /// # async fn run(session: session_auth::Session) -> Result<(), session_auth::Error> {
-    /// let text = session.get("status").send().await?.text().await.map_err(session_auth::Error::Transport)?;
+    /// let text = session.get("status").send().await?.text().await?;
     /// # let _ = text; Ok(()) }
     /// ```
     pub async fn send(self) -> Result<Response> {

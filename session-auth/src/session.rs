@@ -35,7 +35,8 @@ use crate::url::resolve;
 ///
 /// ```no_run
 /// use session_auth::{BearerAuth, Session};
-/// ///
+/// use session_retry::RetryPolicy;
+///
 /// # #[derive(serde::Deserialize)] struct Customer;
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let session = Session::builder()
@@ -161,7 +162,7 @@ fn host_hash(host: &str) -> u64 {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub struct SessionStats {
+pub struct ClientStats {
     /// Logical requests sent (each may have taken several attempts).
     pub requests: u64,
     /// Retries made across all requests.
@@ -274,7 +275,7 @@ impl Session {
     ///
     /// ```no_run
     /// # async fn run(session: session_auth::Session) -> Result<(), session_auth::Error> {
-    /// let request = session.client().get("https://api.example.com/health").build().map_err(session_auth::Error::Transport)?;
+    /// let request = session.client().get("https://api.example.com/health").build()?;
     /// let response = session.execute(request).await?;
     /// # let _ = response; Ok(()) }
     /// ```
@@ -509,8 +510,8 @@ impl Session {
     /// assert_eq!(session_auth::Session::builder().build()?.stats().retries, 0);
     /// # Ok::<(), session_auth::Error>(())
     /// ```
-    pub fn stats(&self) -> SessionStats {
-        SessionStats {
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
             requests: self.inner.requests.get(),
             retries: self.inner.retries.load(Ordering::Relaxed),
             refreshes: self

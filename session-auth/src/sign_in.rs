@@ -1,5 +1,5 @@
 //! Sign-in flows for APIs with their own login endpoints: the [`SignIn`]
-//! trait, [`Credentials`], and [`SignInProvider`], which turns them into a
+//! trait, [`SignInCredentials`], and [`SignInProvider`], which turns them into a
 //! token provider for a [`TokenManager`](crate::TokenManager).
 
 use std::fmt;
@@ -97,12 +97,12 @@ pub trait SignIn: Send + Sync + fmt::Debug {
 /// `Debug` never shows the password or secret.
 ///
 /// ```
-/// let creds = session_auth::Credentials::password("ada@example.com", "hunter2");
+/// let creds = session_auth::SignInCredentials::password("ada@example.com", "hunter2");
 /// assert!(!format!("{creds:?}").contains("hunter2"));
 /// ```
 #[derive(Clone)]
 #[non_exhaustive]
-pub enum Credentials {
+pub enum SignInCredentials {
     /// A username (or email) and password.
     Password {
         /// The username.
@@ -119,11 +119,11 @@ pub enum Credentials {
     },
 }
 
-impl Credentials {
+impl SignInCredentials {
     /// Username and password.
     ///
     /// ```
-    /// let _ = session_auth::Credentials::password("u", "p");
+    /// let _ = session_auth::SignInCredentials::password("u", "p");
     /// ```
     pub fn password(username: impl Into<String>, password: impl Into<String>) -> Self {
         Self::Password {
@@ -135,7 +135,7 @@ impl Credentials {
     /// Client id and secret.
     ///
     /// ```
-    /// let _ = session_auth::Credentials::client("id", "secret");
+    /// let _ = session_auth::SignInCredentials::client("id", "secret");
     /// ```
     pub fn client(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
         Self::Client {
@@ -145,7 +145,7 @@ impl Credentials {
     }
 }
 
-impl fmt::Debug for Credentials {
+impl fmt::Debug for SignInCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Password { username, .. } => f
@@ -164,12 +164,12 @@ impl fmt::Debug for Credentials {
 
 /// Asks for credentials when a sign-in is needed.
 type Prompt =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Credentials>> + Send>> + Send + Sync>;
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<SignInCredentials>> + Send>> + Send + Sync>;
 
 /// Where a [`SignInProvider`] gets credentials from.
 #[derive(Clone)]
 enum Source {
-    Held(Option<Credentials>),
+    Held(Option<SignInCredentials>),
     Prompt(Prompt),
 }
 
@@ -189,7 +189,7 @@ enum Source {
 /// # #[async_trait::async_trait] impl SignIn for Api {
 /// #     async fn refresh(&self, _: &TokenSet) -> session_core::Result<TokenSet> { Ok(TokenSet::new("t")) }
 /// # }
-/// let provider = SignInProvider::new(Api, Some(Credentials::password("ada", "pw")));
+/// let provider = SignInProvider::new(Api, Some(SignInCredentials::password("ada", "pw")));
 /// let tokens = TokenManager::builder(provider).build();
 /// # let _ = tokens;
 /// ```
@@ -211,7 +211,7 @@ impl SignInProvider {
     /// # }
     /// let _ = SignInProvider::new(Api, None);
     /// ```
-    pub fn new(endpoint: impl SignIn + 'static, credentials: Option<Credentials>) -> Self {
+    pub fn new(endpoint: impl SignIn + 'static, credentials: Option<SignInCredentials>) -> Self {
         Self {
             endpoint: Arc::new(endpoint),
             credentials: Source::Held(credentials),
@@ -231,7 +231,7 @@ impl SignInProvider {
     /// # }
     /// let provider = SignInProvider::prompting(Api, || async {
     ///     // e.g. read it from the terminal without echo
-    ///     Ok(Credentials::password("ada", std::env::var("API_PASSWORD").unwrap_or_default()))
+    ///     Ok(SignInCredentials::password("ada", std::env::var("API_PASSWORD").unwrap_or_default()))
     /// });
     /// let tokens = TokenManager::builder(provider).build();
     /// # let _ = tokens;
@@ -239,7 +239,7 @@ impl SignInProvider {
     pub fn prompting<F, Fut>(endpoint: impl SignIn + 'static, prompt: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Credentials>> + Send + 'static,
+        Fut: Future<Output = Result<SignInCredentials>> + Send + 'static,
     {
         Self {
             endpoint: Arc::new(endpoint),
@@ -268,12 +268,12 @@ impl ProvideToken for SignInProvider {
             Source::Prompt(prompt) => Some(prompt().await?),
         };
         let signed_in = match &credentials {
-            Some(Credentials::Password { username, password }) => {
+            Some(SignInCredentials::Password { username, password }) => {
                 self.endpoint
                     .sign_in_with_password(username, password.expose_secret())
                     .await
             }
-            Some(Credentials::Client {
+            Some(SignInCredentials::Client {
                 client_id,
                 client_secret,
             }) => {

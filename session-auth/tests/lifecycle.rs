@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use session_auth::{Credentials, Session, SignInProvider, TokenManager};
+use session_auth::{Session, SignInCredentials, SignInProvider, TokenManager};
 use session_core::{
     Clock, MemoryStore, SessionData, SessionStore, SharedSessionStore, StoreRecord, SystemClock,
     TokenSet,
 };
 use support::{Idp, IdpLogin};
 
-fn password() -> Option<Credentials> {
-    Some(Credentials::password("ada", "correct horse"))
+fn password() -> Option<SignInCredentials> {
+    Some(SignInCredentials::password("ada", "correct horse"))
 }
 
 fn session_for(url: &str, tokens: &TokenManager) -> Session {
@@ -138,7 +138,7 @@ async fn sign_in_failures_are_told_apart() {
     // Wrong password.
     let idp = Idp::new();
     let url = idp.start().await;
-    let wrong = Some(Credentials::password("ada", "wrong"));
+    let wrong = Some(SignInCredentials::password("ada", "wrong"));
     let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(&url), wrong))
         .no_retry()
         .build();
@@ -244,7 +244,7 @@ async fn the_password_is_asked_for_only_when_a_sign_in_is_needed() {
         let counter = counter.clone();
         async move {
             counter.fetch_add(1, Ordering::SeqCst);
-            Ok(Credentials::password("ada", "correct horse"))
+            Ok(SignInCredentials::password("ada", "correct horse"))
         }
     });
     let tokens = TokenManager::builder(provider).build();

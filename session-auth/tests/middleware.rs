@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use session_auth::middleware::{AuthMiddleware, RetryMiddleware};
-use session_auth::{ApiKeyAuth, Credentials, SignInProvider, TokenManager};
+use session_auth::{ApiKeyAuth, SignInCredentials, SignInProvider, TokenManager};
 use session_retry::RetryPolicy;
 use support::{Idp, IdpLogin, serve};
 
@@ -48,7 +48,7 @@ async fn the_auth_middleware_refreshes_and_replays_after_a_401() {
     let url = idp.start().await;
     let provider = SignInProvider::new(
         IdpLogin::new(&url),
-        Some(Credentials::password("ada", "correct horse")),
+        Some(SignInCredentials::password("ada", "correct horse")),
     );
     let tokens = TokenManager::builder(provider).no_retry().build();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use session_auth::{Credentials, Session, SignInProvider, TokenManager};
+use session_auth::{Session, SignInCredentials, SignInProvider, TokenManager};
 use session_core::{
     Clock, Expiry, MemoryStore, SessionStore, SharedClock, SharedSessionStore, SystemClock,
     TokenSet,
@@ -50,7 +50,7 @@ struct Setup {
     tokens: TokenManager,
 }
 
-async fn setup(initial: Option<TokenSet>, credentials: Option<Credentials>) -> Setup {
+async fn setup(initial: Option<TokenSet>, credentials: Option<SignInCredentials>) -> Setup {
     let idp = Idp::new();
     let url = idp.start().await;
     if let Some(t) = &initial {
@@ -299,7 +299,7 @@ async fn a_dead_refresh_token_falls_back_to_a_fresh_sign_in() {
         tokens,
     } = setup(
         Some(expired("at-0", "rt-0")),
-        Some(Credentials::password("ada", "correct horse")),
+        Some(SignInCredentials::password("ada", "correct horse")),
     )
     .await;
     idp.0.live_refresh_clear();
@@ -332,12 +332,16 @@ async fn a_dead_refresh_token_without_credentials_is_not_authenticated() {
 
 #[tokio::test]
 async fn first_use_signs_in_with_credentials() {
-    let Setup { idp, session, .. } =
-        setup(None, Some(Credentials::password("ada", "correct horse"))).await;
+    let Setup { idp, session, .. } = setup(
+        None,
+        Some(SignInCredentials::password("ada", "correct horse")),
+    )
+    .await;
     assert_eq!(session.get("a").send().await.unwrap().status(), 200);
     assert_eq!(idp.0.password_grants.load(Ordering::SeqCst), 1);
     // Wrong password: a typed error, nothing sent to the API.
-    let Setup { idp, session, .. } = setup(None, Some(Credentials::password("ada", "wrong"))).await;
+    let Setup { idp, session, .. } =
+        setup(None, Some(SignInCredentials::password("ada", "wrong"))).await;
     let err = session.get("a").send().await.unwrap_err();
     assert!(err.is_invalid_credentials(), "{err:?}");
     assert!(!err.is_refresh_token_dead(), "{err:?}");
@@ -351,7 +355,7 @@ async fn tokens_are_persisted_restored_and_wiped() {
     let store = SharedSessionStore::new(MemoryStore::new());
     let changes: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = changes.clone();
-    let creds = || Some(Credentials::password("ada", "correct horse"));
+    let creds = || Some(SignInCredentials::password("ada", "correct horse"));
 
     // First program run: signs in, the token is saved.
     let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(&url), creds()))
@@ -453,7 +457,7 @@ async fn the_session_the_token_manager_and_the_seed_api_share_one_state() {
         .unwrap();
     let tokens = TokenManager::builder(SignInProvider::new(
         IdpLogin::new(&url),
-        Some(Credentials::password("ada", "correct horse")),
+        Some(SignInCredentials::password("ada", "correct horse")),
     ))
     .build();
     let session = Session::builder()
@@ -557,9 +561,9 @@ async fn a_401_from_an_origin_our_credentials_never_reached_refreshes_nothing() 
         tokens,
     } = setup(Some(fresh("at-0", "rt-0")), None).await;
     // Another origin that answers 401 to everyone.
-    let foreign = support::serve(axum::Router::new().fallback(|| async {
-        axum::http::StatusCode::UNAUTHORIZED
-    }))
+    let foreign = support::serve(
+        axum::Router::new().fallback(|| async { axum::http::StatusCode::UNAUTHORIZED }),
+    )
     .await;
     let redirector = support::serve(axum::Router::new().fallback(move || {
         let to = format!("{foreign}/elsewhere");

@@ -10,7 +10,7 @@ use session_auth::{LoginResult, SessionRegistry, SessionState};
 use session_core::time::OffsetDateTime;
 use session_core::url::Url;
 use session_core::{
-    Clock, CookieJar, Credential, ManualClock, MemoryStore, SessionStore, SharedClock,
+    Clock, CookieJar, ManualClock, MemoryStore, NamedCredential, SessionStore, SharedClock,
     SharedSessionStore, StoreRecord, TokenSet,
 };
 
@@ -210,7 +210,7 @@ async fn named_credentials_are_kept_with_their_own_window() {
     manager.update(|data| {
         data.credentials.insert(
             "wallet".into(),
-            Credential::new("w-secret")
+            NamedCredential::new("w-secret")
                 .with_expires_at(clock.now() + Duration::from_secs(24 * 3600))
                 .with_refresh_window(Duration::from_secs(3600)),
         )
@@ -225,8 +225,7 @@ async fn named_credentials_are_kept_with_their_own_window() {
 async fn the_registry_keeps_sessions_apart() {
     let clock = ManualClock::at_unix(1_900_000_000);
     let store = SharedSessionStore::new(MemoryStore::new());
-    let registry = SessionRegistry::new(store.clone())
-        .with_clock(SharedClock::new(clock.clone()), Default::default());
+    let registry = SessionRegistry::new(store.clone()).with_clock(SharedClock::new(clock.clone()));
     let trading = registry.add("trading").await.unwrap();
     let monitoring = registry.add("monitoring").await.unwrap();
     let idle = registry.add("idle").await.unwrap();

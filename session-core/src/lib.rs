@@ -6,7 +6,7 @@
 //!   never print and are zeroized on drop;
 //! - [`TokenSet`] and the expiry rules of [`ExpiryPolicy`];
 //! - [`Claims`], read from a JWT **without** verification;
-//! - [`SessionData`]: tokens, [`CookieJar`], user info, named [`Credential`]s
+//! - [`SessionData`]: tokens, [`CookieJar`], user info, [`NamedCredential`]s
 //!   and [`SessionMetadata`], with a secret-free [`summary`](SessionData::summary);
 //! - the injectable [`Clock`];
 //! - the traits the other crates implement: [`Authenticate`] (put credentials
@@ -59,10 +59,10 @@ mod claims;
 mod clock;
 #[cfg(feature = "session")]
 mod cookies;
-mod credential;
 mod error;
 mod expiry;
 mod memory_store;
+mod named_credential;
 mod provide_token;
 mod secret;
 #[cfg(feature = "session")]
@@ -89,10 +89,10 @@ pub use clock::{Clock, SharedClock, SystemClock};
 #[cfg(feature = "session")]
 #[cfg_attr(docsrs, doc(cfg(feature = "session")))]
 pub use cookies::CookieJar;
-pub use credential::Credential;
 pub use error::{BoxError, Error, Result};
 pub use expiry::{Expiry, ExpiryPolicy};
 pub use memory_store::MemoryStore;
+pub use named_credential::NamedCredential;
 pub use provide_token::{ProvideToken, SharedTokenProvider};
 pub use secret::{AccessToken, IdToken, RefreshToken};
 #[cfg(feature = "session")]

@@ -83,16 +83,15 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// An empty store that decides expiry with `clock`.
+    /// This store, deciding expiry with `clock`.
     ///
     /// ```
-    /// let _ = session_core::MemoryStore::with_clock(session_core::SharedClock::default());
+    /// let _ = session_core::MemoryStore::new().with_clock(session_core::SharedClock::default());
     /// ```
-    pub fn with_clock(clock: SharedClock) -> Self {
-        Self {
-            inner: Arc::default(),
-            clock,
-        }
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 }
 

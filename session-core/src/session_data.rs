@@ -19,9 +19,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::cookies::CookieJar;
-use crate::credential::Credential;
 use crate::error::{Error, Result};
 use crate::expiry::ExpiryPolicy;
+use crate::named_credential::NamedCredential;
 use crate::token_set::{TokenSet, TokenStatus};
 
 /// Facts about a session that are not credentials.
@@ -161,7 +161,7 @@ pub struct SessionData {
     pub metadata: SessionMetadata,
     /// Extra named credentials, each with its own expiry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub credentials: BTreeMap<String, Credential>,
+    pub credentials: BTreeMap<String, NamedCredential>,
 }
 
 fn first_schema() -> u32 {
@@ -425,7 +425,7 @@ mod tests {
         s.metadata.user_agent = Some("agent/1".into());
         s.credentials.insert(
             "wallet".into(),
-            Credential::new("wallet-SECRET")
+            NamedCredential::new("wallet-SECRET")
                 .with_expires_at(T0 + Duration::from_secs(24 * 3600))
                 .with_refresh_window(Duration::from_secs(3600)),
         );

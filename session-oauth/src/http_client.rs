@@ -263,7 +263,7 @@ impl<'c> AsyncHttpClient<'c> for OAuthHttp {
             let body = response
                 .bytes()
                 .await
-                .map_err(|e| HttpError::Send(session_auth::Error::Transport(e.without_url())))?;
+                .map_err(|e| HttpError::Send(e.into()))?;
             Ok(builder
                 .body(body.to_vec())
                 .expect("status and headers came from a response"))

@@ -55,16 +55,3 @@ pub enum Error {
         reason: &'static str,
     },
 }
-
-impl Error {
-    /// Whether this is one of the configuration errors (all of them are,
-    /// today); lets callers map them to a usage error.
-    ///
-    /// ```
-    /// let err = session_retry::Error::InvalidRetry { value: "-1".into() };
-    /// assert!(err.is_config());
-    /// ```
-    pub fn is_config(&self) -> bool {
-        true
-    }
-}

@@ -93,7 +93,7 @@ impl SessionManager {
     /// let _ = session_server::SessionManager::new(SharedSessionStore::new(MemoryStore::new()), Default::default());
     /// ```
     pub fn new(store: SharedSessionStore, config: SessionConfig) -> Self {
-        Self::with_clock(store, config, SharedClock::default())
+        Self::build(store, config, SharedClock::default())
     }
 
     /// A manager on an in-memory store.
@@ -127,18 +127,20 @@ impl SessionManager {
         Ok(Self::new(SharedSessionStore::new(store), config))
     }
 
-    /// A manager deciding expiry with `clock`.
+    /// This manager, deciding expiry with `clock`. Use it while building:
+    /// the returned manager starts with fresh counters and cache.
     ///
     /// ```
     /// use session_core::{MemoryStore, SharedClock, SharedSessionStore};
-    /// let _ = session_server::SessionManager::with_clock(
-    ///     SharedSessionStore::new(MemoryStore::new()), Default::default(), SharedClock::default());
+    /// let _ = session_server::SessionManager::new(SharedSessionStore::new(MemoryStore::new()), Default::default())
+    ///     .with_clock(SharedClock::default());
     /// ```
-    pub fn with_clock(
-        store: SharedSessionStore,
-        config: SessionConfig,
-        clock: SharedClock,
-    ) -> Self {
+    #[must_use]
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self::build(self.inner.store.clone(), self.inner.config.clone(), clock)
+    }
+
+    fn build(store: SharedSessionStore, config: SessionConfig, clock: SharedClock) -> Self {
         let cookie_name = config.cookie_name.as_ref().map(|name| {
             if config.secure_cookies {
                 format!("__Host-{name}")

@@ -41,7 +41,7 @@ fn config() -> SessionConfig {
 async fn store_for(backend: &str, clock: &ManualClock) -> SharedSessionStore {
     let clock = SharedClock::new(clock.clone());
     match backend {
-        "memory" => SharedSessionStore::new(MemoryStore::with_clock(clock)),
+        "memory" => SharedSessionStore::new(MemoryStore::new().with_clock(clock)),
         "sqlite" => SharedSessionStore::new(
             session_store::SqliteStore::memory()
                 .await
@@ -69,7 +69,7 @@ async fn suite(backend: &str) {
     let clock = ManualClock::new(session_core::time::macros::datetime!(2030-01-01 12:00 UTC));
     let store = store_for(backend, &clock).await;
     let manager =
-        SessionManager::with_clock(store.clone(), config(), SharedClock::new(clock.clone()));
+        SessionManager::new(store.clone(), config()).with_clock(SharedClock::new(clock.clone()));
 
     // Timeout bounds.
     assert!(matches!(
@@ -258,16 +258,17 @@ async fn redis_backend() {
 #[tokio::test(start_paused = true)]
 async fn the_cleanup_task_runs_on_its_interval_and_stops_with_the_manager() {
     let clock = ManualClock::at_unix(1_900_000_000);
-    let store = SharedSessionStore::new(MemoryStore::with_clock(SharedClock::new(clock.clone())));
-    let manager = SessionManager::with_clock(
+    let store =
+        SharedSessionStore::new(MemoryStore::new().with_clock(SharedClock::new(clock.clone())));
+    let manager = SessionManager::new(
         store.clone(),
         SessionConfig::from_vars([
             ("SESSION_MIN_TIMEOUT", "60"),
             ("SESSION_CLEANUP_INTERVAL", "300"),
         ])
         .unwrap(),
-        SharedClock::new(clock.clone()),
-    );
+    )
+    .with_clock(SharedClock::new(clock.clone()));
     manager.start_cleanup();
     manager.create("ada", Some(60), json!({})).await.unwrap();
     clock.advance(Duration::from_secs(120));
@@ -321,15 +322,12 @@ async fn changes_by_another_process_are_seen_within_the_cache_ttl() {
     for (ttl, seen_at_once) in [("1", false), ("0", true)] {
         let clock = ManualClock::at_unix(1_900_000_000);
         let store =
-            SharedSessionStore::new(MemoryStore::with_clock(SharedClock::new(clock.clone())));
+            SharedSessionStore::new(MemoryStore::new().with_clock(SharedClock::new(clock.clone())));
         let config = SessionConfig::from_vars([("SESSION_CACHE_TTL", ttl)]).unwrap();
         // Two managers on one store stand for two processes.
-        let ours = SessionManager::with_clock(
-            store.clone(),
-            config.clone(),
-            SharedClock::new(clock.clone()),
-        );
-        let theirs = SessionManager::with_clock(store, config, SharedClock::new(clock.clone()));
+        let ours = SessionManager::new(store.clone(), config.clone())
+            .with_clock(SharedClock::new(clock.clone()));
+        let theirs = SessionManager::new(store, config).with_clock(SharedClock::new(clock.clone()));
         let (id, _) = ours.create("ada", None, json!({})).await.unwrap();
         assert!(ours.get(id.as_str()).await.unwrap().is_some());
         assert!(theirs.get(id.as_str()).await.unwrap().is_some());
@@ -355,8 +353,9 @@ async fn changes_by_another_process_are_seen_within_the_cache_ttl() {
 #[tokio::test]
 async fn activity_written_by_this_process_is_what_the_next_read_sees() {
     let clock = ManualClock::at_unix(1_900_000_000);
-    let store = SharedSessionStore::new(MemoryStore::with_clock(SharedClock::new(clock.clone())));
-    let manager = SessionManager::with_clock(store, config(), SharedClock::new(clock.clone()));
+    let store =
+        SharedSessionStore::new(MemoryStore::new().with_clock(SharedClock::new(clock.clone())));
+    let manager = SessionManager::new(store, config()).with_clock(SharedClock::new(clock.clone()));
     let (id, _) = manager.create("ada", None, json!({})).await.unwrap();
     let before = manager.get(id.as_str()).await.unwrap().unwrap();
     clock.advance(Duration::from_secs(10)); // the throttle

@@ -5,10 +5,11 @@
 //! key, 1 Argon2id passphrase), salt (16 bytes), nonce (24 bytes), then the
 //! ciphertext. The header is authenticated with the data, and every write
 //! uses a fresh random nonce. A wrong key (or an altered file) is reported as
-//! [`StoreError::WrongKey`] and the file is left untouched.
+//! [`Error::WrongKey`] and the file is left untouched.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use argon2::Argon2;
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use session_core::{SessionStore, SharedClock, StoreRecord};
 
-use crate::error::{Result, StoreError};
+use crate::error::{Error, Result};
 use crate::file::{Codec, Decoded, FileBackend, file_store_impl};
 use crate::record::StoredRecord;
 
@@ -101,7 +102,7 @@ impl Sealed {
                         Argon2::default()
                             .hash_password_into(pass.expose_secret().as_bytes(), salt, &mut out)
                             .map_err(|_| {
-                                StoreError::InvalidSetting("the passphrase can't be used as a key")
+                                Error::InvalidSetting("the passphrase can't be used as a key")
                             })?;
                         *cache = Some((*salt, SecretBox::new(Box::new(out))));
                         out
@@ -146,7 +147,7 @@ impl Codec for Sealed {
                     aad: &out,
                 },
             )
-            .map_err(|_| StoreError::InvalidSetting("encryption failed"))?;
+            .map_err(|_| Error::InvalidSetting("encryption failed"))?;
         out.extend_from_slice(&sealed);
         Ok(out)
     }
@@ -221,22 +222,25 @@ impl EncryptedFileStore {
     /// let _ = session_store::EncryptedFileStore::new("s.bin", session_store::EncryptionKey::passphrase("pw"));
     /// ```
     pub fn new(path: impl Into<PathBuf>, key: EncryptionKey) -> Self {
-        Self::with_clock(path, key, SharedClock::default())
-    }
-
-    /// Like [`new`](Self::new), deciding expiry with `clock`.
-    ///
-    /// ```
-    /// let key = session_store::EncryptionKey::from_bytes([0; 32]);
-    /// let _ = session_store::EncryptedFileStore::with_clock("s.bin", key, session_core::SharedClock::default());
-    /// ```
-    pub fn with_clock(path: impl Into<PathBuf>, key: EncryptionKey, clock: SharedClock) -> Self {
         let codec = Sealed {
             key,
             derived: Mutex::new(None),
         };
         Self {
-            backend: FileBackend::new(path.into(), Box::new(codec), clock),
+            backend: FileBackend::new(path.into(), Arc::new(codec), SharedClock::default()),
+        }
+    }
+
+    /// This store, deciding expiry with `clock`.
+    ///
+    /// ```
+    /// let key = session_store::EncryptionKey::from_bytes([0; 32]);
+    /// let _ = session_store::EncryptedFileStore::new("s.bin", key).with_clock(session_core::SharedClock::default());
+    /// ```
+    #[must_use]
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self {
+            backend: self.backend.with_clock(clock),
         }
     }
 

@@ -3,29 +3,29 @@
 //!
 //! Backends implement [`SessionStore`](session_core::SessionStore), whose
 //! methods return [`session_core::Error::Store`]; its source is a
-//! [`StoreError`], reachable with [`StoreError::find`].
+//! [`Error`], reachable with [`Error::find`].
 
 use std::path::PathBuf;
 
 use session_core::BoxError;
 
-/// A `Result` whose error defaults to [`StoreError`].
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+/// A `Result` whose error defaults to [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a store operation failed.
 ///
 /// # Examples
 ///
 /// ```
-/// use session_store::StoreError;
+/// use session_store::Error;
 ///
-/// let err = StoreError::WrongKey.into_core("load the session file");
-/// assert!(matches!(StoreError::find(&err), Some(StoreError::WrongKey)));
+/// let err = Error::WrongKey.into_core("load the session file");
+/// assert!(matches!(Error::find(&err), Some(Error::WrongKey)));
 /// assert!(!err.is_retryable());
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum StoreError {
+pub enum Error {
     /// The session file could not be decoded. It was moved aside, never
     /// overwritten; the store starts empty.
     #[error("the session file was corrupted and has been moved to {moved_to}")]
@@ -95,11 +95,11 @@ pub enum StoreError {
     InvalidSetting(&'static str),
 }
 
-impl StoreError {
+impl Error {
     /// Whether retrying may help.
     ///
     /// ```
-    /// let err = session_store::StoreError::Busy("locked".into());
+    /// let err = session_store::Error::Busy("locked".into());
     /// assert!(err.is_retryable());
     /// ```
     pub fn is_retryable(&self) -> bool {
@@ -109,7 +109,7 @@ impl StoreError {
     /// Wraps this error as the core store error for `operation`.
     ///
     /// ```
-    /// let err = session_store::StoreError::MalformedRecord.into_core("load the record");
+    /// let err = session_store::Error::MalformedRecord.into_core("load the record");
     /// assert_eq!(err.to_string(), "session store could not load the record");
     /// ```
     pub fn into_core(self, operation: &'static str) -> session_core::Error {
@@ -120,13 +120,13 @@ impl StoreError {
     /// The store error inside a core error, if it has one.
     ///
     /// ```
-    /// let core = session_store::StoreError::WrongKey.into_core("load");
-    /// assert!(session_store::StoreError::find(&core).is_some());
+    /// let core = session_store::Error::WrongKey.into_core("load");
+    /// assert!(session_store::Error::find(&core).is_some());
     /// ```
-    pub fn find(error: &session_core::Error) -> Option<&StoreError> {
+    pub fn find(error: &session_core::Error) -> Option<&Error> {
         let mut source = std::error::Error::source(error);
         while let Some(cause) = source {
-            if let Some(found) = cause.downcast_ref::<StoreError>() {
+            if let Some(found) = cause.downcast_ref::<Error>() {
                 return Some(found);
             }
             source = cause.source();

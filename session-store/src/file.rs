@@ -7,7 +7,7 @@
 //! leaves either the old or the new file, never a torn one.
 //!
 //! A file that can't be decoded is moved aside to `<file>.corrupt` (or
-//! `.corrupt.N`) and reported as [`StoreError::Corrupted`]; it is never
+//! `.corrupt.N`) and reported as [`Error::Corrupted`]; it is never
 //! overwritten. A missing file is an empty store.
 
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use session_core::time::OffsetDateTime;
 use session_core::{SessionStore, SharedClock, StoreRecord};
 
-use crate::error::{Result, StoreError};
+use crate::error::{Error, Result};
 use crate::record::StoredRecord;
 
 /// The format version of session files.
@@ -85,13 +85,18 @@ pub(crate) struct FileBackend {
 struct BackendInner {
     path: PathBuf,
     lock_path: PathBuf,
-    codec: Box<dyn Codec>,
+    codec: Arc<dyn Codec>,
     clock: SharedClock,
     seq: AtomicU64,
 }
 
 impl FileBackend {
-    pub(crate) fn new(path: PathBuf, codec: Box<dyn Codec>, clock: SharedClock) -> Self {
+    /// The same file and codec, deciding expiry with `clock`.
+    pub(crate) fn with_clock(&self, clock: SharedClock) -> Self {
+        Self::new(self.inner.path.clone(), self.inner.codec.clone(), clock)
+    }
+
+    pub(crate) fn new(path: PathBuf, codec: Arc<dyn Codec>, clock: SharedClock) -> Self {
         let mut lock_path = path.clone().into_os_string();
         lock_path.push(".lock");
         Self {
@@ -138,7 +143,7 @@ impl FileBackend {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.locked(f))
             .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))?
+            .map_err(|e| Error::Backend(Box::new(e)))?
     }
 }
 
@@ -152,7 +157,7 @@ impl BackendInner {
                 .recursive(true)
                 .mode(0o700)
                 .create(parent)
-                .map_err(|e| StoreError::io(parent, e))?;
+                .map_err(|e| Error::io(parent, e))?;
         }
         let lock = OpenOptions::new()
             .read(true)
@@ -161,9 +166,8 @@ impl BackendInner {
             .truncate(false)
             .mode(0o600)
             .open(&self.lock_path)
-            .map_err(|e| StoreError::io(&self.lock_path, e))?;
-        lock.lock()
-            .map_err(|e| StoreError::io(&self.lock_path, e))?;
+            .map_err(|e| Error::io(&self.lock_path, e))?;
+        lock.lock().map_err(|e| Error::io(&self.lock_path, e))?;
 
         let mut document = self.read_document()?;
         let now = self.clock.now();
@@ -179,15 +183,15 @@ impl BackendInner {
         let bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Document::default()),
-            Err(e) => return Err(StoreError::io(&self.path, e)),
+            Err(e) => return Err(Error::io(&self.path, e)),
         };
         let plain = match self.codec.decode(&bytes) {
             Decoded::Plain(plain) => plain,
-            Decoded::WrongKey => return Err(StoreError::WrongKey),
+            Decoded::WrongKey => return Err(Error::WrongKey),
             Decoded::Corrupt => return Err(self.move_aside()),
         };
         match serde_json::from_slice::<Document>(&plain) {
-            Ok(doc) if doc.schema_version > FILE_SCHEMA => Err(StoreError::NewerFormat {
+            Ok(doc) if doc.schema_version > FILE_SCHEMA => Err(Error::NewerFormat {
                 found: doc.schema_version,
             }),
             Ok(doc) => Ok(doc),
@@ -196,7 +200,7 @@ impl BackendInner {
     }
 
     /// Moves a corrupted file aside and returns the error saying where.
-    fn move_aside(&self) -> StoreError {
+    fn move_aside(&self) -> Error {
         let mut target = PathBuf::from(format!("{}.corrupt", self.path.display()));
         let mut n = 1;
         while target.exists() {
@@ -206,14 +210,14 @@ impl BackendInner {
         match fs::rename(&self.path, &target) {
             Ok(()) => {
                 tracing::warn!(target: "session_store", path = %self.path.display(), moved_to = %target.display(), "session file corrupted; moved aside");
-                StoreError::Corrupted { moved_to: target }
+                Error::Corrupted { moved_to: target }
             }
-            Err(e) => StoreError::io(&self.path, e),
+            Err(e) => Error::io(&self.path, e),
         }
     }
 
     fn write_document(&self, document: &Document) -> Result<()> {
-        let plain = serde_json::to_vec(document).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let plain = serde_json::to_vec(document).map_err(|e| Error::Backend(Box::new(e)))?;
         let bytes = self.codec.encode(&plain)?;
         let dir = self
             .path
@@ -243,7 +247,7 @@ impl BackendInner {
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
-            return Err(StoreError::io(&self.path, e));
+            return Err(Error::io(&self.path, e));
         }
         Ok(())
     }
@@ -433,17 +437,20 @@ impl JsonFileStore {
     /// let _ = session_store::JsonFileStore::new("data/sessions.json");
     /// ```
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self::with_clock(path, SharedClock::default())
+        Self {
+            backend: FileBackend::new(path.into(), Arc::new(PlainJson), SharedClock::default()),
+        }
     }
 
-    /// Like [`new`](Self::new), deciding expiry with `clock`.
+    /// This store, deciding expiry with `clock`.
     ///
     /// ```
-    /// let _ = session_store::JsonFileStore::with_clock("s.json", session_core::SharedClock::default());
+    /// let _ = session_store::JsonFileStore::new("s.json").with_clock(session_core::SharedClock::default());
     /// ```
-    pub fn with_clock(path: impl Into<PathBuf>, clock: SharedClock) -> Self {
+    #[must_use]
+    pub fn with_clock(self, clock: SharedClock) -> Self {
         Self {
-            backend: FileBackend::new(path.into(), Box::new(PlainJson), clock),
+            backend: self.backend.with_clock(clock),
         }
     }
 

@@ -37,7 +37,7 @@ mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use error::{Result, StoreError};
+pub use error::{Error, Result};
 pub use session_core::{MemoryStore, SessionStore, SharedSessionStore, StoreRecord};
 
 #[cfg(feature = "encrypted")]

@@ -13,7 +13,7 @@ use session_core::{SessionStore, SharedClock, StoreRecord};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 
-use crate::error::{Result, StoreError};
+use crate::error::{Error, Result};
 use crate::record::{from_millis, to_millis};
 use crate::sql::{check_table_name, count_live, map_sqlx};
 
@@ -43,11 +43,11 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] when the server can't be reached; other
+    /// [`Error::Unavailable`] when the server can't be reached; other
     /// errors when the table can't be created.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::PostgresStore::connect("postgres://postgres@127.0.0.1/test").await?;
     /// # let _ = store; Ok(()) }
     /// ```
@@ -59,11 +59,11 @@ impl PostgresStore {
     ///
     /// # Errors
     ///
-    /// As [`connect`](Self::connect), and [`StoreError::InvalidSetting`] for a
+    /// As [`connect`](Self::connect), and [`Error::InvalidSetting`] for a
     /// table name other than letters, digits and underscores.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::PostgresStore::connect_table("postgres://postgres@127.0.0.1/test", "client_sessions").await?;
     /// # let _ = store; Ok(()) }
     /// ```
@@ -76,9 +76,9 @@ impl PostgresStore {
             .await
             .map_err(|e| match e {
                 sqlx::Error::Configuration(_) => {
-                    StoreError::InvalidSetting("the PostgreSQL URL is not valid")
+                    Error::InvalidSetting("the PostgreSQL URL is not valid")
                 }
-                e => StoreError::Unavailable(Box::new(e)),
+                e => Error::Unavailable(Box::new(e)),
             })?;
         drop(probe);
         let pool = PgPoolOptions::new()
@@ -87,9 +87,9 @@ impl PostgresStore {
             .await
             .map_err(|e| match e {
                 sqlx::Error::Configuration(_) => {
-                    StoreError::InvalidSetting("the PostgreSQL URL is not valid")
+                    Error::InvalidSetting("the PostgreSQL URL is not valid")
                 }
-                e => StoreError::Unavailable(Box::new(e)),
+                e => Error::Unavailable(Box::new(e)),
             })?;
         Self::from_pool(pool, table).await
     }
@@ -134,7 +134,7 @@ impl PostgresStore {
     /// Decides expiry with `clock` instead of the system clock.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::PostgresStore::connect("postgres://postgres@127.0.0.1/test").await?
     ///     .with_clock(session_core::SharedClock::default());
     /// # let _ = store; Ok(()) }
@@ -176,12 +176,12 @@ impl PostgresStore {
     }
 }
 
-fn row_to_record(row: &PgRow) -> std::result::Result<StoreRecord, StoreError> {
+fn row_to_record(row: &PgRow) -> std::result::Result<StoreRecord, Error> {
     let data: String = row.try_get("data").map_err(map_sqlx)?;
     let expires_at: Option<i64> = row.try_get("expires_at").map_err(map_sqlx)?;
     let owner: Option<String> = row.try_get("owner").map_err(map_sqlx)?;
     let mut record =
-        StoreRecord::new(serde_json::from_str(&data).map_err(|_| StoreError::MalformedRecord)?);
+        StoreRecord::new(serde_json::from_str(&data).map_err(|_| Error::MalformedRecord)?);
     record.expires_at = expires_at.and_then(from_millis);
     record.owner = owner;
     Ok(record)
@@ -287,7 +287,7 @@ impl SessionStore for PostgresStore {
                 let key: String = r.try_get("key").map_err(map_sqlx)?;
                 Ok((key, row_to_record(r)?))
             })
-            .collect::<std::result::Result<_, StoreError>>()
+            .collect::<std::result::Result<_, Error>>()
             .map_err(|e| e.into_core(op))
     }
 
@@ -317,7 +317,7 @@ impl SessionStore for PostgresStore {
                 let n: i64 = r.try_get("n").map_err(map_sqlx)?;
                 Ok((owner, u64::try_from(n).unwrap_or(0)))
             })
-            .collect::<std::result::Result<_, StoreError>>()
+            .collect::<std::result::Result<_, Error>>()
             .map_err(|e| e.into_core("count records by owner"))
     }
 

@@ -23,7 +23,7 @@ use redis::{RedisError, Script};
 use session_core::time::OffsetDateTime;
 use session_core::{SessionStore, SharedClock, StoreRecord};
 
-use crate::error::{Result, StoreError};
+use crate::error::{Error, Result};
 use crate::record::{from_millis, to_millis};
 
 const SAVE: &str = r"
@@ -128,15 +128,15 @@ pub struct RedisStore {
     clock: SharedClock,
 }
 
-fn map_redis(error: RedisError) -> StoreError {
+fn map_redis(error: RedisError) -> Error {
     if error.is_io_error()
         || error.is_connection_refusal()
         || error.is_timeout()
         || error.is_connection_dropped()
     {
-        StoreError::Unavailable(Box::new(error))
+        Error::Unavailable(Box::new(error))
     } else {
-        StoreError::Backend(Box::new(error))
+        Error::Backend(Box::new(error))
     }
 }
 
@@ -145,17 +145,17 @@ impl RedisStore {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] (retryable) when Redis can't be reached
-    /// within a few seconds; [`StoreError::InvalidSetting`] for a bad URL.
+    /// [`Error::Unavailable`] (retryable) when Redis can't be reached
+    /// within a few seconds; [`Error::InvalidSetting`] for a bad URL.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::RedisStore::connect("redis://127.0.0.1:6379/").await?;
     /// # let _ = store; Ok(()) }
     /// ```
     pub async fn connect(url: &str) -> Result<Self> {
         let client = redis::Client::open(url)
-            .map_err(|_| StoreError::InvalidSetting("the Redis URL is not valid"))?;
+            .map_err(|_| Error::InvalidSetting("the Redis URL is not valid"))?;
         let config = ConnectionManagerConfig::new()
             .set_number_of_retries(1)
             .set_connection_timeout(Some(Duration::from_secs(3)))
@@ -174,7 +174,7 @@ impl RedisStore {
     /// Keeps this store's keys under `prefix` (default `session-kit:`).
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::RedisStore::connect("redis://127.0.0.1/").await?.with_prefix("app:");
     /// assert_eq!(store.prefix(), "app:");
     /// # Ok(()) }
@@ -188,7 +188,7 @@ impl RedisStore {
     /// Decides expiry with `clock` instead of the system clock.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::RedisStore::connect("redis://127.0.0.1/").await?
     ///     .with_clock(session_core::SharedClock::default());
     /// # let _ = store; Ok(()) }
@@ -202,7 +202,7 @@ impl RedisStore {
     /// The key prefix.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::RedisStore::connect("redis://127.0.0.1/").await?;
     /// assert_eq!(store.prefix(), "session-kit:");
     /// # Ok(()) }
@@ -266,9 +266,9 @@ fn parse_record(
     data: &str,
     exp: &str,
     owner: Option<String>,
-) -> std::result::Result<StoreRecord, StoreError> {
+) -> std::result::Result<StoreRecord, Error> {
     let mut record =
-        StoreRecord::new(serde_json::from_str(data).map_err(|_| StoreError::MalformedRecord)?);
+        StoreRecord::new(serde_json::from_str(data).map_err(|_| Error::MalformedRecord)?);
     record.expires_at = if exp.is_empty() {
         None
     } else {
@@ -276,7 +276,7 @@ fn parse_record(
             exp.parse::<i64>()
                 .ok()
                 .and_then(from_millis)
-                .ok_or(StoreError::MalformedRecord)?,
+                .ok_or(Error::MalformedRecord)?,
         )
     };
     record.owner = owner.filter(|o| !o.is_empty());
@@ -357,7 +357,7 @@ impl SessionStore for RedisStore {
                     parse_record(&c[1], &c[2], Some(owner.to_owned()))?,
                 ))
             })
-            .collect::<std::result::Result<_, StoreError>>()
+            .collect::<std::result::Result<_, Error>>()
             .map_err(|e| e.into_core(op))
     }
 

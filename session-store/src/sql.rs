@@ -1,10 +1,10 @@
 //! Helpers shared by the SQL backends: table-name checks and error mapping.
 
-use crate::error::StoreError;
+use crate::error::Error;
 
 /// Accepts `[A-Za-z_][A-Za-z0-9_]*`, at most 63 characters (table names are
 /// spliced into SQL, so nothing else is allowed).
-pub(crate) fn check_table_name(name: &str) -> Result<(), StoreError> {
+pub(crate) fn check_table_name(name: &str) -> Result<(), Error> {
     let mut chars = name.chars();
     let first_ok = chars
         .next()
@@ -12,7 +12,7 @@ pub(crate) fn check_table_name(name: &str) -> Result<(), StoreError> {
     if first_ok && name.len() <= 63 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         Ok(())
     } else {
-        Err(StoreError::InvalidSetting(
+        Err(Error::InvalidSetting(
             "a table name must be letters, digits and underscores, starting with a letter",
         ))
     }
@@ -20,10 +20,10 @@ pub(crate) fn check_table_name(name: &str) -> Result<(), StoreError> {
 
 /// Maps a sqlx error, marking busy/locked databases and lost connections
 /// as retryable.
-pub(crate) fn map_sqlx(error: sqlx::Error) -> StoreError {
+pub(crate) fn map_sqlx(error: sqlx::Error) -> Error {
     match &error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => StoreError::Busy(Box::new(error)),
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => StoreError::Unavailable(Box::new(error)),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => Error::Busy(Box::new(error)),
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => Error::Unavailable(Box::new(error)),
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             // SQLite: 5 BUSY, 6 LOCKED (and their extended codes, which end
@@ -37,12 +37,12 @@ pub(crate) fn map_sqlx(error: sqlx::Error) -> StoreError {
                 "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03"
             );
             if sqlite_busy || pg_retry {
-                StoreError::Busy(Box::new(error))
+                Error::Busy(Box::new(error))
             } else {
-                StoreError::Backend(Box::new(error))
+                Error::Backend(Box::new(error))
             }
         }
-        _ => StoreError::Backend(Box::new(error)),
+        _ => Error::Backend(Box::new(error)),
     }
 }
 

@@ -18,7 +18,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::error::{Result, StoreError};
+use crate::error::{Error, Result};
 use crate::record::{from_millis, to_millis};
 use crate::sql::{check_table_name, count_live, map_sqlx};
 
@@ -56,7 +56,7 @@ impl SqliteStore {
     /// When the file can't be opened or the table created.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::SqliteStore::open("data/sessions.db").await?;
     /// # let _ = store; Ok(()) }
     /// ```
@@ -68,18 +68,18 @@ impl SqliteStore {
     ///
     /// # Errors
     ///
-    /// As [`open`](Self::open), and [`StoreError::InvalidSetting`] for a table
+    /// As [`open`](Self::open), and [`Error::InvalidSetting`] for a table
     /// name other than letters, digits and underscores.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), session_store::StoreError> {
+    /// # async fn run() -> Result<(), session_store::Error> {
     /// let store = session_store::SqliteStore::open_table("data/app.db", "client_sessions").await?;
     /// # let _ = store; Ok(()) }
     /// ```
     pub async fn open_table(path: impl AsRef<Path>, table: &str) -> Result<Self> {
         let path = path.as_ref();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         let options = SqliteConnectOptions::new()
             .filename(path)
@@ -97,7 +97,7 @@ impl SqliteStore {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let store = session_store::SqliteStore::memory().await?;
-    /// # let _ = store; Ok::<(), session_store::StoreError>(()) }).unwrap();
+    /// # let _ = store; Ok::<(), session_store::Error>(()) }).unwrap();
     /// ```
     pub async fn memory() -> Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(map_sqlx)?;
@@ -122,7 +122,7 @@ impl SqliteStore {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let options = sqlx::sqlite::SqliteConnectOptions::from_str("sqlite::memory:").unwrap();
     /// let store = session_store::SqliteStore::connect_with(options, 1, "sessions").await?;
-    /// # let _ = store; Ok::<(), session_store::StoreError>(()) }).unwrap();
+    /// # let _ = store; Ok::<(), session_store::Error>(()) }).unwrap();
     /// ```
     pub async fn connect_with(
         options: SqliteConnectOptions,
@@ -165,7 +165,7 @@ impl SqliteStore {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
     /// let store = session_store::SqliteStore::from_pool(pool, "sessions").await?;
-    /// # let _ = store; Ok::<(), session_store::StoreError>(()) }).unwrap();
+    /// # let _ = store; Ok::<(), session_store::Error>(()) }).unwrap();
     /// ```
     pub async fn from_pool(pool: SqlitePool, table: &str) -> Result<Self> {
         check_table_name(table)?;
@@ -191,7 +191,7 @@ impl SqliteStore {
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let store = session_store::SqliteStore::memory().await?.with_clock(session_core::SharedClock::default());
-    /// # let _ = store; Ok::<(), session_store::StoreError>(()) }).unwrap();
+    /// # let _ = store; Ok::<(), session_store::Error>(()) }).unwrap();
     /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
@@ -205,7 +205,7 @@ impl SqliteStore {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let store = session_store::SqliteStore::memory().await?;
     /// let _pool: &sqlx::SqlitePool = store.pool();
-    /// # Ok::<(), session_store::StoreError>(()) }).unwrap();
+    /// # Ok::<(), session_store::Error>(()) }).unwrap();
     /// ```
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -220,12 +220,12 @@ impl SqliteStore {
     }
 }
 
-fn row_to_record(row: &sqlx::sqlite::SqliteRow) -> std::result::Result<StoreRecord, StoreError> {
+fn row_to_record(row: &sqlx::sqlite::SqliteRow) -> std::result::Result<StoreRecord, Error> {
     let data: String = row.try_get("data").map_err(map_sqlx)?;
     let expires_at: Option<i64> = row.try_get("expires_at").map_err(map_sqlx)?;
     let owner: Option<String> = row.try_get("owner").map_err(map_sqlx)?;
     let mut record =
-        StoreRecord::new(serde_json::from_str(&data).map_err(|_| StoreError::MalformedRecord)?);
+        StoreRecord::new(serde_json::from_str(&data).map_err(|_| Error::MalformedRecord)?);
     record.expires_at = expires_at.and_then(from_millis);
     record.owner = owner;
     Ok(record)
@@ -342,7 +342,7 @@ impl SessionStore for SqliteStore {
                 let key: String = r.try_get("key").map_err(map_sqlx)?;
                 Ok((key, row_to_record(r)?))
             })
-            .collect::<std::result::Result<_, StoreError>>()
+            .collect::<std::result::Result<_, Error>>()
             .map_err(|e| e.into_core(op))
     }
 
@@ -372,7 +372,7 @@ impl SessionStore for SqliteStore {
                 let n: i64 = r.try_get("n").map_err(map_sqlx)?;
                 Ok((owner, u64::try_from(n).unwrap_or(0)))
             })
-            .collect::<std::result::Result<_, StoreError>>()
+            .collect::<std::result::Result<_, Error>>()
             .map_err(|e| e.into_core("count records by owner"))
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use session_core::{SessionStore, StoreRecord};
-use session_store::{EncryptedFileStore, EncryptionKey, JsonFileStore, StoreError};
+use session_store::{EncryptedFileStore, EncryptionKey, Error, JsonFileStore};
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
@@ -22,8 +22,8 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-fn store_error(err: &session_core::Error) -> &StoreError {
-    StoreError::find(err).unwrap_or_else(|| panic!("no StoreError in {err:?}"))
+fn store_error(err: &session_core::Error) -> &Error {
+    Error::find(err).unwrap_or_else(|| panic!("no Error in {err:?}"))
 }
 
 fn mode(path: &Path) -> u32 {
@@ -79,7 +79,7 @@ async fn corrupted_files_are_moved_aside_not_overwritten() {
         let store = JsonFileStore::new(&path);
         let err = store.load("a").await.unwrap_err();
         let moved_to = match store_error(&err) {
-            StoreError::Corrupted { moved_to } => moved_to.clone(),
+            Error::Corrupted { moved_to } => moved_to.clone(),
             other => panic!("{name}: {other:?}"),
         };
         assert_eq!(
@@ -93,7 +93,7 @@ async fn corrupted_files_are_moved_aside_not_overwritten() {
         std::fs::write(&path, bytes).unwrap();
         let err = store.load("a").await.unwrap_err();
         let second = match store_error(&err) {
-            StoreError::Corrupted { moved_to } => moved_to.clone(),
+            Error::Corrupted { moved_to } => moved_to.clone(),
             other => panic!("{other:?}"),
         };
         assert_ne!(second, moved_to);
@@ -109,7 +109,7 @@ async fn a_directory_where_the_file_should_be() {
     std::fs::create_dir(&path).unwrap();
     let err = JsonFileStore::new(&path).load("a").await.unwrap_err();
     assert!(
-        matches!(store_error(&err), StoreError::NotAFile { .. }),
+        matches!(store_error(&err), Error::NotAFile { .. }),
         "{err:?}"
     );
     assert!(path.is_dir(), "left alone");
@@ -125,10 +125,7 @@ async fn a_newer_file_format_is_refused_and_kept() {
         .save("a", &StoreRecord::new(json!(1)))
         .await
         .unwrap_err();
-    assert!(matches!(
-        store_error(&err),
-        StoreError::NewerFormat { found: 7 }
-    ));
+    assert!(matches!(store_error(&err), Error::NewerFormat { found: 7 }));
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         r#"{"schema_version": 7, "records": {}}"#
@@ -160,7 +157,7 @@ async fn a_wrong_key_is_a_typed_error_and_the_file_is_untouched() {
             wrong.save("b", &StoreRecord::new(json!(2))).await,
         ] {
             let err = result.unwrap_err();
-            assert!(matches!(store_error(&err), StoreError::WrongKey), "{err:?}");
+            assert!(matches!(store_error(&err), Error::WrongKey), "{err:?}");
             assert!(!err.to_string().contains("horse"));
         }
     }
@@ -176,7 +173,7 @@ async fn a_wrong_key_is_a_typed_error_and_the_file_is_untouched() {
     tampered[last] ^= 1;
     std::fs::write(&path, &tampered).unwrap();
     let err = right.load("a").await.unwrap_err();
-    assert!(matches!(store_error(&err), StoreError::WrongKey));
+    assert!(matches!(store_error(&err), Error::WrongKey));
     assert_eq!(std::fs::read(&path).unwrap(), tampered);
     std::fs::remove_dir_all(dir).ok();
 }
@@ -196,7 +193,7 @@ async fn permission_child() {
     let path = std::env::var("SESSION_KIT_TEST_FILE").unwrap();
     let err = JsonFileStore::new(&path).load("a").await.unwrap_err();
     assert!(
-        matches!(store_error(&err), StoreError::PermissionDenied { .. }),
+        matches!(store_error(&err), Error::PermissionDenied { .. }),
         "{err:?}"
     );
 }
@@ -312,12 +309,12 @@ async fn redis_unreachable_is_retryable() {
     let err = session_store::RedisStore::connect("redis://127.0.0.1:1/")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
     assert!(err.is_retryable());
     let err = session_store::RedisStore::connect("not a url")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::InvalidSetting(_)));
+    assert!(matches!(err, Error::InvalidSetting(_)));
 }
 
 #[cfg(feature = "postgres")]
@@ -333,7 +330,7 @@ async fn postgres_unreachable_is_retryable() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, StoreError::InvalidSetting(_)));
+    assert!(matches!(err, Error::InvalidSetting(_)));
 }
 
 #[cfg(feature = "sqlite")]
@@ -363,7 +360,7 @@ async fn a_locked_sqlite_database_is_a_retryable_error_and_loses_nothing() {
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
-    assert!(matches!(store_error(&err), StoreError::Busy(_)));
+    assert!(matches!(store_error(&err), Error::Busy(_)));
     sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
 
     store.save("b", &StoreRecord::new(json!(2))).await.unwrap();

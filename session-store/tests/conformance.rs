@@ -24,7 +24,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory() {
     session_core::conformance::run(|clock| async move {
-        SharedSessionStore::new(MemoryStore::with_clock(SharedClock::new(clock)))
+        SharedSessionStore::new(MemoryStore::new().with_clock(SharedClock::new(clock)))
     })
     .await;
 }
@@ -37,10 +37,9 @@ async fn json_file() {
     session_core::conformance::run(move |clock| {
         let path = d.join(unique("s")).with_extension("json");
         async move {
-            SharedSessionStore::new(session_store::JsonFileStore::with_clock(
-                path,
-                SharedClock::new(clock),
-            ))
+            SharedSessionStore::new(
+                session_store::JsonFileStore::new(path).with_clock(SharedClock::new(clock)),
+            )
         }
     })
     .await;
@@ -56,11 +55,10 @@ async fn encrypted_file() {
     session_core::conformance::run(move |clock| {
         let path = d.join(unique("s")).with_extension("bin");
         async move {
-            SharedSessionStore::new(EncryptedFileStore::with_clock(
-                path,
-                EncryptionKey::from_bytes([9; 32]),
-                SharedClock::new(clock),
-            ))
+            SharedSessionStore::new(
+                EncryptedFileStore::new(path, EncryptionKey::from_bytes([9; 32]))
+                    .with_clock(SharedClock::new(clock)),
+            )
         }
     })
     .await;

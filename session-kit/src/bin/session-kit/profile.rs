@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use session_kit::auth::{SessionState, TokenManager};
 use session_kit::oauth::{Grant, OAuthClient, OAuthTokenProvider, ProviderMetadata};
 use session_kit::store::JsonFileStore;
-use session_kit::{Credential, SessionData, SessionStore, SharedSessionStore, StoreRecord};
+use session_kit::{NamedCredential, SessionData, SessionStore, SharedSessionStore, StoreRecord};
 
 /// The owner tag that lets profiles be listed.
 const PROFILES: &str = "session-kit-profiles";
@@ -159,8 +159,8 @@ impl Profiles {
 }
 
 /// The client secret kept with a client-credentials session (the file is 0600).
-pub(crate) fn secret_credential(secret: &str) -> Credential {
-    Credential::new(secret)
+pub(crate) fn secret_credential(secret: &str) -> NamedCredential {
+    NamedCredential::new(secret)
 }
 
 fn parse(name: &str, v: &Value) -> Profile {

@@ -1,4 +1,4 @@
-//! [`Credential`]: an extra named credential kept beside the main tokens, with
+//! [`NamedCredential`]: an extra named credential kept beside the main tokens, with
 //! its own expiry and refresh window (a wallet session, cloud keys, …).
 
 use std::collections::BTreeMap;
@@ -21,10 +21,10 @@ use crate::expiry::{Expiry, ExpiryPolicy};
 ///
 /// ```
 /// use std::time::Duration;
-/// use session_core::{Credential, ExpiryPolicy};
+/// use session_core::{NamedCredential, ExpiryPolicy};
 ///
 /// let now = time::macros::datetime!(2030-01-01 12:00 UTC);
-/// let wallet = Credential::new("wallet-key")
+/// let wallet = NamedCredential::new("wallet-key")
 ///     .with_attribute("organization", "org-1")
 ///     .with_expires_at(now + Duration::from_secs(50 * 60))
 ///     .with_refresh_window(Duration::from_secs(3600));
@@ -34,7 +34,7 @@ use crate::expiry::{Expiry, ExpiryPolicy};
 /// assert!(!format!("{wallet:?}").contains("wallet-key"));
 /// ```
 #[derive(Clone, Serialize, Deserialize)]
-pub struct Credential {
+pub struct NamedCredential {
     #[serde(serialize_with = "ser_secret", deserialize_with = "de_secret")]
     secret: SecretString,
     /// Non-secret details (ids, regions, …).
@@ -48,11 +48,11 @@ pub struct Credential {
     pub refresh_window: Option<Duration>,
 }
 
-impl Credential {
+impl NamedCredential {
     /// A credential with this secret and unknown expiry.
     ///
     /// ```
-    /// let c = session_core::Credential::new("k");
+    /// let c = session_core::NamedCredential::new("k");
     /// assert_eq!(c.expose_secret(), "k");
     /// ```
     pub fn new(secret: impl Into<String>) -> Self {
@@ -71,7 +71,7 @@ impl Credential {
     /// Don't log or display the returned value.
     ///
     /// ```
-    /// assert_eq!(session_core::Credential::new("k").expose_secret(), "k");
+    /// assert_eq!(session_core::NamedCredential::new("k").expose_secret(), "k");
     /// ```
     pub fn expose_secret(&self) -> &str {
         self.secret.expose_secret()
@@ -80,7 +80,7 @@ impl Credential {
     /// Adds a non-secret attribute.
     ///
     /// ```
-    /// let c = session_core::Credential::new("k").with_attribute("region", "eu");
+    /// let c = session_core::NamedCredential::new("k").with_attribute("region", "eu");
     /// assert_eq!(c.attributes["region"], "eu");
     /// ```
     #[must_use]
@@ -93,7 +93,7 @@ impl Credential {
     ///
     /// ```
     /// let t = time::macros::datetime!(2030-01-01 0:00 UTC);
-    /// assert_eq!(session_core::Credential::new("k").with_expires_at(t).expiry.expires_at, Some(t));
+    /// assert_eq!(session_core::NamedCredential::new("k").with_expires_at(t).expiry.expires_at, Some(t));
     /// ```
     #[must_use]
     pub fn with_expires_at(mut self, expires_at: OffsetDateTime) -> Self {
@@ -104,7 +104,7 @@ impl Credential {
     /// Sets the full expiry (issue and expiry times).
     ///
     /// ```
-    /// let c = session_core::Credential::new("k").with_expiry(session_core::Expiry::unknown());
+    /// let c = session_core::NamedCredential::new("k").with_expiry(session_core::Expiry::unknown());
     /// assert!(c.expiry.expires_at.is_none());
     /// ```
     #[must_use]
@@ -117,7 +117,7 @@ impl Credential {
     ///
     /// ```
     /// # use std::time::Duration;
-    /// let c = session_core::Credential::new("k").with_refresh_window(Duration::from_secs(3600));
+    /// let c = session_core::NamedCredential::new("k").with_refresh_window(Duration::from_secs(3600));
     /// assert_eq!(c.refresh_window, Some(Duration::from_secs(3600)));
     /// ```
     #[must_use]
@@ -130,7 +130,7 @@ impl Credential {
     ///
     /// ```
     /// let now = time::macros::datetime!(2030-01-01 0:00 UTC);
-    /// assert!(!session_core::Credential::new("k").is_expired(now, &Default::default()));
+    /// assert!(!session_core::NamedCredential::new("k").is_expired(now, &Default::default()));
     /// ```
     pub fn is_expired(&self, now: OffsetDateTime, policy: &ExpiryPolicy) -> bool {
         policy.is_expired(&self.expiry, now)
@@ -140,7 +140,7 @@ impl Credential {
     ///
     /// ```
     /// let now = time::macros::datetime!(2030-01-01 0:00 UTC);
-    /// assert!(!session_core::Credential::new("k").needs_refresh(now, &Default::default()));
+    /// assert!(!session_core::NamedCredential::new("k").needs_refresh(now, &Default::default()));
     /// ```
     pub fn needs_refresh(&self, now: OffsetDateTime, policy: &ExpiryPolicy) -> bool {
         match self.refresh_window {
@@ -150,9 +150,9 @@ impl Credential {
     }
 }
 
-impl fmt::Debug for Credential {
+impl fmt::Debug for NamedCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
+        f.debug_struct("NamedCredential")
             .field("secret", &"[redacted]")
             .field("attributes", &self.attributes)
             .field("expiry", &self.expiry)

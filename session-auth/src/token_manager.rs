@@ -27,7 +27,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -58,9 +58,17 @@ const LEASE_PATIENCE: Duration = Duration::from_secs(45);
 /// How long one call to the token provider may take by default.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The token's phase, kept by a timer when the manager runs on the system
+/// clock, so the read a request makes needs no clock at all.
+const UNTIMED: u8 = 0;
+const FRESH: u8 = 1;
+const DUE: u8 = 2;
+const EXPIRED: u8 = 3;
+
 /// A token set with its ready-made `Authorization` value and the instants
 /// (under the manager's policy) at which it is due for a refresh and counts
-/// as expired, so a read is one clock reading and two comparisons.
+/// as expired. On the system clock a timer moves `phase` at those instants
+/// and a read is one atomic load; on an injected clock it reads the clock.
 struct Current {
     tokens: TokenSet,
     header: HeaderValue,
@@ -69,6 +77,16 @@ struct Current {
     refresh_at: Option<i128>,
     /// Unix nanoseconds.
     expired_at: Option<i128>,
+    phase: AtomicU8,
+    timer: OnceLock<tokio::task::AbortHandle>,
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.get() {
+            timer.abort();
+        }
+    }
 }
 
 impl Current {
@@ -102,7 +120,66 @@ impl Current {
             header,
             refresh_at,
             expired_at,
+            phase: AtomicU8::new(UNTIMED),
+            timer: OnceLock::new(),
         })
+    }
+
+    /// On the system clock, inside a tokio runtime: sets the phase for now
+    /// and starts the timer that moves it when the token falls due and
+    /// expires. Elsewhere the phase stays untimed and reads use the clock.
+    fn arm(self: &Arc<Self>, clock: &SharedClock) {
+        if !clock.is_system() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let now = clock.unix_nanos();
+        let phase = if self.is_expired(now) {
+            EXPIRED
+        } else if self.needs_refresh(now) {
+            DUE
+        } else {
+            FRESH
+        };
+        self.phase.store(phase, Ordering::Relaxed);
+        let after = |at: Option<i128>| {
+            at.filter(|&at| at > now).map(|at| {
+                let nanos = u64::try_from(at - now).unwrap_or(u64::MAX);
+                tokio::time::Instant::now() + Duration::from_nanos(nanos)
+            })
+        };
+        let (due_at, expires_at) = (after(self.refresh_at), after(self.expired_at));
+        if due_at.is_none() && expires_at.is_none() {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let timer = runtime.spawn(async move {
+            for (at, phase) in [(due_at, DUE), (expires_at, EXPIRED)] {
+                let Some(at) = at else { continue };
+                tokio::time::sleep_until(at).await;
+                let Some(current) = weak.upgrade() else {
+                    return;
+                };
+                current.phase.store(phase, Ordering::Relaxed);
+            }
+        });
+        let _ = self.timer.set(timer.abort_handle());
+    }
+
+    /// Whether the token is usable, and whether it is due for a refresh:
+    /// from the timer's phase, or from `clock` when untimed.
+    fn decide(&self, clock: &SharedClock) -> (bool, bool) {
+        match self.phase.load(Ordering::Relaxed) {
+            FRESH => (true, false),
+            DUE => (true, true),
+            EXPIRED => (false, true),
+            _ => {
+                let now = clock.unix_nanos();
+                (!self.is_expired(now), self.needs_refresh(now))
+            }
+        }
     }
 
     /// `now` in Unix nanoseconds.
@@ -277,8 +354,7 @@ impl TokenManager {
     /// assert_eq!(tokens.cached_authorization().unwrap(), "Bearer a");
     /// ```
     pub fn cached_authorization(&self) -> Option<HeaderValue> {
-        self.cached(self.inner.clock.unix_nanos())
-            .map(|(value, _)| value)
+        self.cached().map(|(value, _)| value)
     }
 
     /// The token's status now, or `None` without a token.
@@ -380,20 +456,20 @@ impl TokenManager {
         if !self.inner.state().is_restored() {
             return None;
         }
-        let (value, due) = self.cached(self.inner.clock.unix_nanos())?;
+        let (value, due) = self.cached()?;
         if due {
             self.refresh_in_background();
         }
         Some(value)
     }
 
-    /// The cached value if not expired at `now` (Unix nanoseconds), and
-    /// whether it is due for a refresh.
-    fn cached(&self, now: i128) -> Option<(HeaderValue, bool)> {
+    /// The cached value if not expired, and whether it is due for a refresh.
+    fn cached(&self) -> Option<(HeaderValue, bool)> {
         self.inner.sync_view();
         let current = self.inner.current.load();
         let current = current.as_ref()?;
-        (!current.is_expired(now)).then(|| (current.copies.get(), current.needs_refresh(now)))
+        let (usable, due) = current.decide(&self.inner.clock);
+        usable.then(|| (current.copies.get(), due))
     }
 
     /// Starts a refresh that no caller waits for, unless a recent one failed.
@@ -848,6 +924,9 @@ impl Inner {
         let current = tokens
             .and_then(|t| Current::new(t, &self.policy).ok())
             .map(Arc::new);
+        if let Some(current) = &current {
+            current.arm(&self.clock);
+        }
         self.current.store(current);
         self.seen_version.store(version, Ordering::Release);
     }

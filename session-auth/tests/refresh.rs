@@ -579,3 +579,44 @@ async fn a_401_from_an_origin_our_credentials_never_reached_refreshes_nothing() 
     assert_eq!(idp.token_calls(), 0, "no refresh for a foreign 401");
     assert_eq!(tokens.refreshes(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn on_the_system_clock_a_timer_moves_the_token_through_its_phases() {
+    // 20 minutes to live: due for a refresh after 10, expired after 15
+    // (window and buffer clamped to half and a quarter of the lifetime).
+    let tokens = TokenManager::builder(NoLogin)
+        .initial_tokens(
+            TokenSet::new("at").with_expires_in(Duration::from_secs(20 * 60), SystemClock.now()),
+        )
+        .build();
+    assert_eq!(tokens.cached_authorization().unwrap(), "Bearer at");
+    // Only tokio's (paused) time moves: the wall clock says the token is
+    // fresh, so what follows is the timer's doing.
+    tokio::time::advance(Duration::from_secs(11 * 60)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(tokens.cached_authorization().unwrap(), "Bearer at");
+    tokio::time::advance(Duration::from_secs(5 * 60)).await;
+    tokio::task::yield_now().await;
+    assert!(
+        tokens.cached_authorization().is_none(),
+        "expired by the timer"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_injected_clock_is_read_instead_of_timers() {
+    let clock = session_core::ManualClock::new(SystemClock.now());
+    let tokens = TokenManager::builder(NoLogin)
+        .clock(SharedClock::new(clock.clone()))
+        .initial_tokens(
+            TokenSet::new("at").with_expires_in(Duration::from_secs(20 * 60), clock.now()),
+        )
+        .build();
+    assert!(tokens.cached_authorization().is_some());
+    // tokio time alone changes nothing for a manual clock...
+    tokio::time::advance(Duration::from_secs(30 * 60)).await;
+    assert!(tokens.cached_authorization().is_some());
+    // ...moving the clock does.
+    clock.advance(Duration::from_secs(16 * 60));
+    assert!(tokens.cached_authorization().is_none());
+}

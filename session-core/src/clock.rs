@@ -36,6 +36,18 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn unix_nanos(&self) -> i128 {
         self.now().unix_timestamp_nanos()
     }
+
+    /// Whether this clock is the system's own, so that monotonic timers
+    /// (which follow the system's time, not an injected one) can stand in
+    /// for reading it. `false` unless a clock says otherwise.
+    ///
+    /// ```
+    /// use session_core::{Clock, SystemClock};
+    /// assert!(SystemClock.is_system());
+    /// ```
+    fn is_system(&self) -> bool {
+        false
+    }
 }
 
 /// The operating system's clock.
@@ -60,6 +72,10 @@ impl Clock for SystemClock {
             Ok(since) => since.as_nanos() as i128,
             Err(before) => -(before.duration().as_nanos() as i128),
         }
+    }
+
+    fn is_system(&self) -> bool {
+        true
     }
 }
 
@@ -107,6 +123,15 @@ impl SharedClock {
     pub fn unix_nanos(&self) -> i128 {
         self.0.unix_nanos()
     }
+
+    /// Whether the shared clock is the system's own.
+    ///
+    /// ```
+    /// assert!(session_core::SharedClock::default().is_system());
+    /// ```
+    pub fn is_system(&self) -> bool {
+        self.0.is_system()
+    }
 }
 
 impl Default for SharedClock {
@@ -128,6 +153,10 @@ impl Clock for SharedClock {
 
     fn unix_nanos(&self) -> i128 {
         self.0.unix_nanos()
+    }
+
+    fn is_system(&self) -> bool {
+        self.0.is_system()
     }
 }
 

@@ -127,4 +127,10 @@ impl Authenticate for BearerAuth {
             }
         }
     }
+
+    fn on_replay_rejected(&self, rejection: Rejection<'_>) {
+        if let Source::Managed(manager) = &self.source {
+            manager.after_rejected_replay(rejection.request_headers().get(AUTHORIZATION));
+        }
+    }
 }

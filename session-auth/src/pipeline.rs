@@ -131,6 +131,22 @@ impl Rules {
         let mut replayed = false;
         loop {
             let (response, sent) = self.follow_redirects(hop, request, template).await?;
+            if replayed
+                && response.status() == StatusCode::UNAUTHORIZED
+                && let (Some(auth), Some(template), Some(sent)) = (&self.auth, template, &sent)
+            {
+                // The renewed credentials were refused as well: say so, so
+                // they are renewed again for the requests that follow.
+                let sent = sent.to_headers();
+                auth.on_replay_rejected(Rejection::new(
+                    template.method(),
+                    response.url(),
+                    &sent,
+                    StatusCode::UNAUTHORIZED,
+                    response.headers(),
+                ));
+                return Ok(response);
+            }
             // A 401 from an origin our credentials never went to says
             // nothing about them.
             if response.status() == StatusCode::UNAUTHORIZED

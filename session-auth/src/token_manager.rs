@@ -649,6 +649,22 @@ impl TokenManager {
         Ok(Replay::Yes)
     }
 
+    /// After the replay's token was rejected too: if it is still the
+    /// current one, start a refresh now (nobody waits for it), so the next
+    /// request doesn't pay for finding out.
+    pub(crate) fn after_rejected_replay(&self, rejected: Option<&HeaderValue>) {
+        if self.is_signed_out() {
+            return;
+        }
+        let seen = self.inner.view();
+        if let (Some(current), Some(rejected)) = (&seen, rejected)
+            && current.header != rejected
+        {
+            return; // someone refreshed meanwhile
+        }
+        drop(self.start_refresh(seen, true));
+    }
+
     async fn access(&self) -> session_core::Result<Arc<Current>> {
         self.ensure_signed_in()?;
         self.ensure_restored().await?;

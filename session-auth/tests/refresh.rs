@@ -620,3 +620,38 @@ async fn an_injected_clock_is_read_instead_of_timers() {
     clock.advance(Duration::from_secs(16 * 60));
     assert!(tokens.cached_authorization().is_none());
 }
+
+#[tokio::test]
+async fn a_rejected_replay_renews_the_token_for_the_next_request() {
+    let Setup {
+        idp,
+        session,
+        tokens,
+    } = setup(Some(fresh("at-0", "rt-0")), None).await;
+    idp.0.always_401.store(true, Ordering::SeqCst);
+    let response = session.get("a").send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        401,
+        "one replay, then the 401 is the answer"
+    );
+    // The replay's token was refused too: a refresh starts without anyone
+    // waiting for it.
+    for _ in 0..10_000 {
+        if tokens.current().unwrap().access_token().expose_secret() == "at-2" {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(idp.token_calls(), 2);
+    assert_eq!(
+        tokens.current().unwrap().access_token().expose_secret(),
+        "at-2"
+    );
+    // The next request goes out with the renewed token and succeeds at once.
+    idp.0.always_401.store(false, Ordering::SeqCst);
+    let hits = idp.api_hits();
+    assert_eq!(session.get("b").send().await.unwrap().status(), 200);
+    assert_eq!(idp.api_hits(), hits + 1);
+    assert_eq!(idp.token_calls(), 2);
+}

@@ -361,6 +361,14 @@ pub trait Authenticate: Send + Sync + fmt::Debug {
         let _ = rejection;
         Ok(Replay::No)
     }
+
+    /// Called when the one replay after a 401 was rejected too: the renewed
+    /// credentials are no good either. Don't wait here (the caller already
+    /// has its answer); start renewing them for the requests that follow.
+    /// The default does nothing.
+    fn on_replay_rejected(&self, rejection: Rejection<'_>) {
+        let _ = rejection;
+    }
 }
 
 /// A cheaply cloneable, shareable [`Authenticate`] implementation.
@@ -432,6 +440,10 @@ impl Authenticate for SharedAuthenticator {
 
     async fn on_unauthorized(&self, rejection: Rejection<'_>) -> Result<Replay> {
         self.0.on_unauthorized(rejection).await
+    }
+
+    fn on_replay_rejected(&self, rejection: Rejection<'_>) {
+        self.0.on_replay_rejected(rejection);
     }
 }
 

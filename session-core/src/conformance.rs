@@ -57,7 +57,7 @@ checks!(
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// session_core::conformance::run(|clock| async move {
-///     SharedSessionStore::new(MemoryStore::with_clock(SharedClock::new(clock)))
+///     SharedSessionStore::new(MemoryStore::new().with_clock(SharedClock::new(clock)))
 /// }).await;
 /// # });
 /// ```

@@ -272,11 +272,23 @@ impl Error {
         }
     }
 
+    /// A decoding error whose source says where the data was wrong but
+    /// never quotes it: serde's own message can repeat a stored value — an
+    /// access token, a named credential — and error chains get printed.
     #[cfg(feature = "session")]
     pub(crate) fn decode(source: serde_json::Error) -> Self {
         Self::Serialization {
             operation: "decoded",
-            source: Box::new(source),
+            source: Box::new(DecodeError {
+                category: match source.classify() {
+                    serde_json::error::Category::Io => "unreadable",
+                    serde_json::error::Category::Syntax => "not valid JSON",
+                    serde_json::error::Category::Data => "not the expected shape",
+                    serde_json::error::Category::Eof => "cut short",
+                },
+                line: source.line(),
+                column: source.column(),
+            }),
         }
     }
 }
@@ -288,3 +300,26 @@ fn describe(description: &Option<String>) -> String {
         .map(|d| format!(": {d}"))
         .unwrap_or_default()
 }
+
+/// Where stored data failed to decode, without any of the data.
+#[cfg(feature = "session")]
+#[derive(Debug)]
+struct DecodeError {
+    category: &'static str,
+    line: usize,
+    column: usize,
+}
+
+#[cfg(feature = "session")]
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the data is {}", self.category)?;
+        if self.line > 0 {
+            write!(f, " (line {}, column {})", self.line, self.column)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "session")]
+impl StdError for DecodeError {}

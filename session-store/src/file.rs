@@ -56,7 +56,7 @@ impl Codec for PlainJson {
 }
 
 /// Everything a session file holds.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Document {
     #[serde(default = "first_schema")]
     pub(crate) schema_version: u32,
@@ -66,6 +66,16 @@ pub(crate) struct Document {
 
 fn first_schema() -> u32 {
     FILE_SCHEMA
+}
+
+impl Default for Document {
+    /// A new file: the current schema, no records.
+    fn default() -> Self {
+        Self {
+            schema_version: FILE_SCHEMA,
+            records: BTreeMap::new(),
+        }
+    }
 }
 
 impl Document {

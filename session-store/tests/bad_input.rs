@@ -53,6 +53,20 @@ async fn every_write_leaves_mode_0600_and_creates_the_folder() {
 }
 
 #[tokio::test]
+async fn a_new_file_says_which_schema_it_is_written_in() {
+    let dir = temp_dir();
+    let path = dir.join("sessions.json");
+    JsonFileStore::new(&path)
+        .save("a", &StoreRecord::new(json!(1)))
+        .await
+        .unwrap();
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(written["schema_version"], 1, "{written}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
 async fn a_missing_file_is_an_empty_store() {
     let dir = temp_dir();
     let store = JsonFileStore::new(dir.join("none.json"));

@@ -103,7 +103,9 @@ impl Rules {
             keep_copy,
             request,
             &Classifier(self.retry.as_ref()),
-            |request, template| self.attempt(hop, request, template),
+            // Boxed where it is made: the retry loop keeps a pointer, not
+            // the attempt's whole state.
+            |request, template| Box::pin(self.attempt(hop, request, template)),
         )
         .await;
         (outcome.result, outcome.attempts)

@@ -279,13 +279,7 @@ impl Session {
     /// let response = session.execute(request).await?;
     /// # let _ = response; Ok(()) }
     /// ```
-    pub async fn execute(&self, request: Request) -> Result<Response> {
-        // The work below is a large future (retries, redirects, replays):
-        // boxed once here, it isn't copied at every level that awaits it.
-        Box::pin(self.execute_inner(request)).await
-    }
-
-    async fn execute_inner(&self, mut request: Request) -> Result<Response> {
+    pub async fn execute(&self, mut request: Request) -> Result<Response> {
         let inner = &self.inner;
         if inner.is_closed() {
             return Err(Error::SessionClosed);
@@ -293,7 +287,11 @@ impl Session {
         if inner.signed_out.load(Ordering::Acquire) {
             return Err(Error::SignedOut);
         }
-        self.ensure_restored().await?;
+        if !inner.restored.initialized() {
+            // Once per session: boxed, so its state doesn't swell every
+            // request's future.
+            Box::pin(self.ensure_restored()).await?;
+        }
         // reqwest keeps the timeout in the request's extensions: only touch
         // them when there is a timeout to set.
         if let Some(timeout) = inner.timeout
@@ -301,28 +299,37 @@ impl Session {
         {
             *request.timeout_mut() = Some(timeout);
         }
-        let span = tracing::info_span!(
-            target: "session_auth",
-            "session.request",
-            method = %request.method(),
-            host = request.url().host_str().unwrap_or_default(),
-            path = request.url().path(),
-            status = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-        );
         inner.note_call(request.url().host_str());
-        async move {
-            let (result, attempts) = inner.rules.send(&inner.client, request).await;
-            let span = tracing::Span::current();
-            span.record("attempts", attempts);
-            if let Ok(response) = &result {
+        // The pipeline's future (retries, redirects, replays) is large: it
+        // is boxed once, where it is made, and never moved again.
+        let (result, attempts) = if tracing::enabled!(target: "session_auth", tracing::Level::INFO)
+        {
+            let span = tracing::info_span!(
+                target: "session_auth",
+                "session.request",
+                method = %request.method(),
+                host = request.url().host_str().unwrap_or_default(),
+                path = request.url().path(),
+                status = tracing::field::Empty,
+                attempts = tracing::field::Empty,
+            );
+            let sent = Box::pin(
+                inner
+                    .rules
+                    .send(&inner.client, request)
+                    .instrument(span.clone()),
+            )
+            .await;
+            span.record("attempts", sent.1);
+            if let Ok(response) = &sent.0 {
                 span.record("status", response.status().as_u16());
             }
-            inner.record_call(attempts);
-            result
-        }
-        .instrument(span)
-        .await
+            sent
+        } else {
+            Box::pin(inner.rules.send(&inner.client, request)).await
+        };
+        inner.record_call(attempts);
+        result
     }
 
     /// The underlying reqwest client.

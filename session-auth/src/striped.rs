@@ -7,6 +7,7 @@
 //! costs several times more at two threads than at one. One stripe per
 //! thread slot keeps each mostly on one core.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
@@ -91,9 +92,17 @@ impl StripedCounter {
 fn slot() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        // Const-initialised: reading it needs no lazy-init check.
+        static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    SLOT.with(|slot| *slot)
+    SLOT.with(|slot| {
+        let mut taken = slot.get();
+        if taken == usize::MAX {
+            taken = NEXT.fetch_add(1, Ordering::Relaxed) % (usize::MAX - 1);
+            slot.set(taken);
+        }
+        taken
+    })
 }
 
 #[cfg(test)]

@@ -896,7 +896,11 @@ impl Inner {
     }
 
     /// The session state, created in memory on first use when none was set.
+    #[inline]
     fn state(&self) -> &SessionState {
+        if let Some(state) = self.state.get() {
+            return state;
+        }
         self.state.get_or_init(|| {
             let state = SessionState::memory(self.clock.clone(), self.policy);
             self.apply_initial(&state);

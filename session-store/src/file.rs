@@ -16,7 +16,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,8 @@ struct BackendInner {
     codec: Arc<dyn Codec>,
     clock: SharedClock,
     seq: AtomicU64,
+    /// Whether this store has swept temporary files a crashed writer left.
+    swept: AtomicBool,
 }
 
 impl FileBackend {
@@ -116,6 +118,7 @@ impl FileBackend {
                 codec,
                 clock,
                 seq: AtomicU64::new(0),
+                swept: AtomicBool::new(false),
             }),
         }
     }
@@ -178,6 +181,9 @@ impl BackendInner {
             .open(&self.lock_path)
             .map_err(|e| Error::io(&self.lock_path, e))?;
         lock.lock().map_err(|e| Error::io(&self.lock_path, e))?;
+        if !self.swept.swap(true, Ordering::AcqRel) {
+            self.sweep_temporary_files();
+        }
 
         let mut document = self.read_document()?;
         let now = self.clock.now();
@@ -187,6 +193,37 @@ impl BackendInner {
         }
         drop(lock);
         Ok(result)
+    }
+
+    /// Removes the temporary files of writes that never finished: writers
+    /// make and rename them only while holding the lock, so under the lock
+    /// any that exist belong to a writer that died — and may hold tokens in
+    /// clear text.
+    fn sweep_temporary_files(&self) {
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let Some(name) = self.path.file_name().map(|n| n.to_string_lossy()) else {
+            return;
+        };
+        let prefix = format!(".{name}.tmp-");
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => {
+                        tracing::info!(target: "session_store", path = %self.path.display(), "removed a write a crashed process left unfinished");
+                    }
+                    Err(error) => {
+                        tracing::warn!(target: "session_store", path = %self.path.display(), error = %error, "could not remove an unfinished write");
+                    }
+                }
+            }
+        }
     }
 
     fn read_document(&self) -> Result<Document> {

@@ -67,6 +67,42 @@ async fn a_new_file_says_which_schema_it_is_written_in() {
 }
 
 #[tokio::test]
+async fn unfinished_writes_of_a_crashed_process_are_removed_on_open() {
+    let dir = temp_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sessions.json");
+    // What a writer killed between writing and renaming leaves behind.
+    let left = [
+        dir.join(".sessions.json.tmp-99999-0"),
+        dir.join(".sessions.json.tmp-99999-1"),
+    ];
+    for file in &left {
+        std::fs::write(
+            file,
+            r#"{"records":{"a":{"data":{"access_token":"at-SECRET"}}}}"#,
+        )
+        .unwrap();
+    }
+    let unrelated = dir.join(".other.json.tmp-99999-0");
+    std::fs::write(&unrelated, "not ours").unwrap();
+
+    let store = JsonFileStore::new(&path);
+    assert!(store.load("a").await.unwrap().is_none());
+    for file in &left {
+        assert!(!file.exists(), "{} survived", file.display());
+    }
+    assert!(unrelated.exists(), "another store's files are left alone");
+    store.save("a", &StoreRecord::new(json!(1))).await.unwrap();
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert_eq!(names, [".other.json.tmp-99999-0"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
 async fn a_missing_file_is_an_empty_store() {
     let dir = temp_dir();
     let store = JsonFileStore::new(dir.join("none.json"));

@@ -523,16 +523,21 @@ fn ns(v: f64) -> String {
 
 /// Why a target is missed, when it is: what the run showed and where the
 /// time goes. Kept with the code that judges the target.
-const P1_MISSED: &str = "counted with callgrind (2026-11-25, this bench, 16 384 requests), a \
-request through a `Session` runs about 6 500 more instructions than through raw reqwest (about 96 000 \
-for client and server together), the reqwest-middleware stack about 7 200; a session with neither \
-authentication nor retries already costs about 6 300 of them: about 1 500 copying its 3 KB request \
-future (retries, redirects and the 401 replay share one state machine), about 1 000 in the allocator \
-for the copy of the request kept for retries and redirects, the rest in the request span and the \
-call bookkeeping; the bearer token and the armed retry add only a few hundred. Next: keep the \
-redirect and replay paths out of the common future, and copy the request only when an attempt fails";
-const P2_MISSED: &str = "a read checks the token's expiry against the injected clock, and \
-reading the system clock costs about 25 ns here";
+const P1_MISSED: &str = "by the instruction counts above the Session is level with the \
+reqwest-middleware stack per request (it was about 3 000 instructions behind raw reqwest in a \
+quiet single run and about 7 000 here: the counts move a few thousand with how the two runtime \
+threads interleave), yet it is behind in throughput. What it does beyond raw \
+reqwest, per request: copies the request once before sending it, since reqwest consumes a request \
+and a retry, a redirect or the 401 replay needs it again (about 1 000 instructions with the \
+allocator); boxes the pipeline's future and each attempt's (two allocations, so the large state is \
+never moved); reads the clock for the last-call bookkeeping; walks the headers for the credentials \
+the 401 replay would need. The rest is moving futures: memcpy is still the largest single \
+difference from raw reqwest under callgrind. Copying the request only after an attempt fails would \
+need a request reqwest does not consume; that is the next step, and the target stays";
+const P2_MISSED: &str = "no clock is read any more (a timer keeps the token's phase on the system \
+clock): what is left is the arc-swap guard, the per-thread copy of the header value and its \
+reference count going up and down through the `Bytes` vtable (a `HeaderValue` can't be handed out \
+without one), and the check that the session's state has not changed";
 const P5_MISSED: &str = "with SQLite, every request asks the database through sqlx's \
 connection worker; see the P5 section";
 

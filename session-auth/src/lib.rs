@@ -10,10 +10,27 @@
 //!   concurrent requests, never blocking requests whose token is still valid,
 //!   re-login when the refresh token is dead.
 //! - **Sign-in flows** for APIs with their own login endpoints: [`SignIn`],
-//!   [`SignInCredentials`], [`SignInProvider`].
-//! - **Sharing**: clone the [`Session`]; [`Session::close`] ends it for all.
-//! - **Security**: credentials refused over plain http (except loopback),
-//!   never sent to another origin after a redirect, never in logs or errors.
+//!   [`SignInCredentials`], [`SignInProvider`] (credentials held, or asked
+//!   for by a callback only when a sign-in is actually needed).
+//! - **One owner of a session's data**: [`SessionState`] keeps tokens,
+//!   cookies, user info, named credentials and metadata in memory and in its
+//!   store (coalesced auto-save or manual saves, one restore, the lease that
+//!   keeps processes sharing a store from refreshing at once). The session,
+//!   its token manager, the [`SessionRegistry`] and the OAuth facade read and
+//!   write through it.
+//! - **One request pipeline**: the [`Session`], the reqwest-middleware
+//!   adapters (feature `middleware`) and the OAuth client's own calls send
+//!   through the same code, so every rule below holds on every path.
+//! - **Lifecycle**: [`Session::sign_out`] revokes, wipes memory and store,
+//!   and ends the session — later requests fail with [`Error::SignedOut`]
+//!   until [`Session::sign_in`]; [`Session::close`] ends it for every clone.
+//!   A request's timeout bounds its wait for credentials too. Sign-in
+//!   failures are told apart: [`Error::is_invalid_credentials`],
+//!   [`Error::is_refresh_token_dead`], [`Error::is_provider_unreachable`],
+//!   [`Error::is_provider_error`].
+//! - **Security**: credentials refused over plain http (except loopback;
+//!   `allow_insecure_http` is the one explicit opt-out), never sent to
+//!   another origin after a redirect, never in logs or errors.
 //!
 //! # Example
 //!

@@ -32,9 +32,13 @@ pub enum Error {
         /// The maximum.
         max: u64,
     },
-    /// The user id was empty or too long.
-    #[error("the user id must be 1 to 256 characters")]
+    /// The user id was empty, too long, or held control characters.
+    #[error("the user id must be 1 to 256 characters, none of them control characters")]
     InvalidUserId,
+    /// The metadata held a NUL character (in a key or a string), which not
+    /// every store can keep.
+    #[error("the metadata can't hold NUL characters")]
+    InvalidMetadata,
     /// A session id was not the right shape (checked before the store).
     #[error("the session id is malformed")]
     MalformedId,

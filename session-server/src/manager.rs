@@ -220,8 +220,9 @@ impl SessionManager {
         metadata: Value,
     ) -> Result<(SessionId, ServerSession)> {
         let config = &self.inner.config;
-        if user_id.is_empty() || user_id.len() > 256 {
-            return Err(Error::InvalidUserId);
+        check_user_id(user_id)?;
+        if holds_nul(&metadata) {
+            return Err(Error::InvalidMetadata);
         }
         let timeout = timeout.unwrap_or(config.default_timeout.as_secs());
         let (min, max) = (config.min_timeout.as_secs(), config.max_timeout.as_secs());
@@ -492,6 +493,7 @@ impl SessionManager {
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
     /// ```
     pub async fn invalidate_user(&self, user_id: &str) -> Result<u64> {
+        check_user_id(user_id)?;
         let n = self.inner.store.delete_by_owner(user_id).await;
         self.inner.cache.forget_user(user_id);
         let n = n?;
@@ -513,6 +515,7 @@ impl SessionManager {
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
     /// ```
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<ServerSession>> {
+        check_user_id(user_id)?;
         let now = self.inner.clock.now();
         let mut sessions: Vec<ServerSession> = self
             .inner
@@ -610,5 +613,27 @@ impl fmt::Debug for SessionManager {
             .field("store", &self.inner.store)
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// The one check of a user id, for every operation that takes one: 1 to
+/// 256 bytes, no control characters (a NUL, which some stores refuse and
+/// others keep, included). Every backend answers bad input the same way.
+fn check_user_id(user_id: &str) -> Result<()> {
+    if user_id.is_empty() || user_id.len() > 256 || user_id.chars().any(char::is_control) {
+        return Err(Error::InvalidUserId);
+    }
+    Ok(())
+}
+
+/// Whether a NUL hides anywhere in `value`'s keys or strings.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        _ => false,
     }
 }

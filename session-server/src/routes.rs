@@ -272,9 +272,9 @@ async fn create(
             }
             response
         }
-        Err(e @ (Error::TimeoutOutOfRange { .. } | Error::InvalidUserId)) => {
-            rejection(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
-        }
+        Err(
+            e @ (Error::TimeoutOutOfRange { .. } | Error::InvalidUserId | Error::InvalidMetadata),
+        ) => rejection(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
         Err(e) => internal(&e),
     }
 }
@@ -378,6 +378,9 @@ async fn invalidate_user(
     }
     match state.manager.invalidate_user(&user_id).await {
         Ok(n) => Json(json!({ "user_id": user_id, "invalidated": n })).into_response(),
+        Err(e @ Error::InvalidUserId) => {
+            rejection(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
+        }
         Err(e) => internal(&e),
     }
 }
@@ -396,6 +399,9 @@ async fn list_user(
             "sessions": sessions.iter().map(describe).collect::<Vec<_>>(),
         }))
         .into_response(),
+        Err(e @ Error::InvalidUserId) => {
+            rejection(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
+        }
         Err(e) => internal(&e),
     }
 }

@@ -571,3 +571,25 @@ async fn a_failing_store_is_a_500_without_internals() {
     assert_eq!(status, 500);
     assert_eq!(body, json!({"detail": "internal error"}));
 }
+
+#[tokio::test]
+async fn a_nul_in_a_user_id_or_metadata_is_a_422_never_a_500() {
+    let (app, _) = make_app(&[]);
+    let admin = [("authorization", format!("Bearer {ADMIN}"))];
+    let admin: Vec<(&str, &str)> = admin.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for body in [
+        json!({"user_id": "a\0b"}),
+        json!({"user_id": "ada", "metadata": {"note": "a\0b"}}),
+    ] {
+        let (status, answer, _) =
+            call(&app, "POST", "/sessions/create", &admin, Some(body.clone())).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+    }
+    for (method, uri) in [
+        ("GET", "/sessions/user/a%00b/sessions"),
+        ("DELETE", "/sessions/user/a%00b"),
+    ] {
+        let (status, answer, _) = call(&app, method, uri, &admin, None).await;
+        assert_eq!(status, 422, "{method} {uri}: {answer}");
+    }
+}

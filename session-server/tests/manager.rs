@@ -71,6 +71,38 @@ async fn suite(backend: &str) {
     let manager =
         SessionManager::new(store.clone(), config()).with_clock(SharedClock::new(clock.clone()));
 
+    // Bad input is refused the same way on every backend, before the store.
+    for user in ["", "a\0b", "tab\there", &"x".repeat(257)] {
+        assert!(
+            matches!(
+                manager.create(user, None, json!({})).await,
+                Err(Error::InvalidUserId)
+            ),
+            "{backend}: {user:?}"
+        );
+        assert!(matches!(
+            manager.list_user(user).await,
+            Err(Error::InvalidUserId)
+        ));
+        assert!(matches!(
+            manager.invalidate_user(user).await,
+            Err(Error::InvalidUserId)
+        ));
+    }
+    for metadata in [
+        json!({"note": "a\0b"}),
+        json!({"a\0b": 1}),
+        json!({"tags": ["ok", "n\0ul"]}),
+    ] {
+        assert!(
+            matches!(
+                manager.create("ada", None, metadata.clone()).await,
+                Err(Error::InvalidMetadata)
+            ),
+            "{backend}: {metadata}"
+        );
+    }
+
     // Timeout bounds.
     assert!(matches!(
         manager.create("ada", Some(59), json!({})).await,

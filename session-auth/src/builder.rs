@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
-use reqwest_cookie_store::CookieStoreMutex;
 use session_core::{
     Authenticate, ExpiryPolicy, SharedAuthenticator, SharedClock, SharedSessionStore,
 };
@@ -16,6 +15,7 @@ use url::Url;
 
 use crate::bearer::BearerAuth;
 use crate::error::{Error, Result};
+use crate::live_jar::LiveJar;
 use crate::pipeline::Rules;
 use crate::session::{Activity, Inner, NO_CALL, Session};
 use crate::state::SessionState;
@@ -432,7 +432,7 @@ impl SessionBuilder {
             None => {
                 let mut builder =
                     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
-                let jar = self.cookies.then(|| Arc::new(CookieStoreMutex::default()));
+                let jar = self.cookies.then(|| Arc::new(LiveJar::default()));
                 if let Some(jar) = &jar {
                     builder = builder.cookie_provider(jar.clone());
                 }

@@ -100,6 +100,7 @@ mod basic;
 mod bearer;
 mod builder;
 mod error;
+mod live_jar;
 mod pipeline;
 mod registry;
 mod request;

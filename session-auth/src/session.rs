@@ -10,7 +10,6 @@ use std::time::Duration;
 use http::Method;
 use parking_lot::Mutex;
 use reqwest::{Request, Response};
-use reqwest_cookie_store::CookieStoreMutex;
 use session_core::time::OffsetDateTime;
 use session_core::{CookieJar, ExpiryPolicy, SessionData, SessionMetadata, SharedClock};
 use tokio::sync::OnceCell;
@@ -19,6 +18,7 @@ use url::Url;
 
 use crate::builder::SessionBuilder;
 use crate::error::{Error, Result};
+use crate::live_jar::LiveJar;
 use crate::pipeline::Rules;
 use crate::request::RequestBuilder;
 use crate::state::SessionState;
@@ -60,7 +60,7 @@ pub(crate) struct Inner {
     pub(crate) tokens: Option<TokenManager>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) clock: SharedClock,
-    pub(crate) jar: Option<Arc<CookieStoreMutex>>,
+    pub(crate) jar: Option<Arc<LiveJar>>,
     /// The owner of the session's data; the jar and the bookkeeping below
     /// are live views of it, written back by `save` and `close`.
     pub(crate) state: SessionState,
@@ -462,7 +462,7 @@ impl Session {
     pub async fn sign_out(&self) -> Result<()> {
         self.inner.signed_out.store(true, Ordering::Release);
         if let Some(jar) = &self.inner.jar {
-            jar.lock().map(|mut j| j.clear()).ok();
+            jar.lock().clear();
         }
         // The token manager shares the state: its sign-out clears it.
         match &self.inner.tokens {
@@ -558,7 +558,7 @@ impl Session {
     /// ```
     pub fn cookie_jar(&self) -> Option<CookieJar> {
         let jar = self.inner.jar.as_ref()?;
-        let store = jar.lock().ok()?.clone();
+        let store = jar.lock().clone();
         Some(CookieJar::from_store(store))
     }
 
@@ -613,10 +613,8 @@ impl Session {
                 let Some(data) = self.inner.state.session() else {
                     return Ok(());
                 };
-                if let Some(jar) = &self.inner.jar
-                    && let Ok(mut jar) = jar.lock()
-                {
-                    *jar = data.cookies.into_store();
+                if let Some(jar) = &self.inner.jar {
+                    *jar.lock() = data.cookies.into_store();
                 }
                 let mut activity = self.inner.activity.lock();
                 activity.created_at = data.metadata.created_at;

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use session_auth::SessionState;
 use session_core::{SharedSessionStore, TokenSet};
 use session_kit_bench::{report, runtime};
-use session_auth::SessionState;
 use session_store::JsonFileStore;
 
 const RATE: u64 = 1_000;

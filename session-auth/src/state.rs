@@ -121,8 +121,9 @@ struct Inner {
     clock: SharedClock,
     policy: ExpiryPolicy,
     data: Mutex<Option<SessionData>>,
-    /// Bumped on every change, so views of the tokens (the token manager's
-    /// ready-made header) can tell theirs is stale with one atomic read.
+    /// Bumped whenever the tokens change, so views of them (the token
+    /// manager's ready-made header) can tell theirs is stale with one atomic
+    /// read — and a cookie or metadata change leaves them alone.
     version: AtomicU64,
     restored: OnceCell<()>,
     /// A fingerprint of the access token last read from or written to the
@@ -266,25 +267,6 @@ impl SessionState {
         }
     }
 
-    /// A session kept in memory only: nothing is written anywhere.
-    ///
-    /// ```
-    /// let state = session_auth::SessionState::in_memory();
-    /// assert!(state.key().is_none());
-    /// assert!(state.session().is_none());
-    /// ```
-    pub fn in_memory() -> Self {
-        SessionStateBuilder {
-            store: None,
-            key: String::new(),
-            auto_save: false,
-            interval: Duration::from_secs(1),
-            clock: SharedClock::default(),
-            policy: ExpiryPolicy::default(),
-        }
-        .build()
-    }
-
     /// A session in memory only, on `clock`.
     pub(crate) fn memory(clock: SharedClock, policy: ExpiryPolicy) -> Self {
         SessionStateBuilder {
@@ -296,6 +278,17 @@ impl SessionState {
             policy,
         }
         .build()
+    }
+
+    /// A session kept in memory only: nothing is written anywhere.
+    ///
+    /// ```
+    /// let state = session_auth::SessionState::in_memory();
+    /// assert!(state.key().is_none());
+    /// assert!(state.session().is_none());
+    /// ```
+    pub fn in_memory() -> Self {
+        Self::memory(SharedClock::default(), ExpiryPolicy::default())
     }
 
     /// Whether `other` is a handle to this same session.
@@ -337,14 +330,17 @@ impl SessionState {
         self.inner.store.is_some()
     }
 
-    /// How many changes the session has seen; views compare it with the
+    /// How many times the tokens have changed; views compare it with the
     /// version they were built from.
     pub(crate) fn version(&self) -> u64 {
         self.inner.version.load(Ordering::Acquire)
     }
 
-    fn changed(&self) {
-        self.inner.version.fetch_add(1, Ordering::AcqRel);
+    /// Notes a change (of the tokens too, if `tokens`) and schedules the save.
+    fn changed(&self, tokens: bool) {
+        if tokens {
+            self.inner.version.fetch_add(1, Ordering::AcqRel);
+        }
         if self.inner.store.is_none() {
             return;
         }
@@ -388,12 +384,14 @@ impl SessionState {
     /// assert_eq!(state.session().unwrap().user_info.unwrap()["name"], "Ada");
     /// ```
     pub fn update<R>(&self, change: impl FnOnce(&mut SessionData) -> R) -> R {
-        let result = {
+        let (result, tokens_changed) = {
             let mut data = self.inner.data.lock();
             let data = data.get_or_insert_with(|| SessionData::new(self.inner.clock.now()));
-            change(data)
+            let before = data.tokens.clone();
+            let result = change(data);
+            (result, data.tokens != before)
         };
-        self.changed();
+        self.changed(tokens_changed);
         result
     }
 
@@ -421,7 +419,7 @@ impl SessionState {
             data.cookies = cookies;
         }
         *self.inner.data.lock() = Some(data);
-        self.changed();
+        self.changed(true);
     }
 
     /// Starts a session from a login result.
@@ -908,5 +906,26 @@ impl fmt::Debug for SessionStateBuilder {
             .field("auto_save", &self.auto_save)
             .field("interval", &self.interval)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_token_change_moves_the_version_views_watch() {
+        let state = SessionState::in_memory();
+        let start = state.version();
+        state.mark_api_call(Some("api.example.com"));
+        state.update_cookies(CookieJar::default());
+        state.update(|data| data.user_info = Some(serde_json::json!({"name": "Ada"})));
+        assert_eq!(state.version(), start, "no token changed");
+        state.update_tokens(TokenSet::new("at"));
+        assert_eq!(state.version(), start + 1);
+        state.update_tokens(TokenSet::new("at"));
+        assert_eq!(state.version(), start + 1, "the same tokens again");
+        state.update_tokens(TokenSet::new("at-2"));
+        assert_eq!(state.version(), start + 2);
     }
 }

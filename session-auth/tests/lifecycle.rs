@@ -28,6 +28,19 @@ fn session_for(url: &str, tokens: &TokenManager) -> Session {
         .unwrap()
 }
 
+/// The error of the first request to the API at `api` when signing in at
+/// `idp` with `credentials`.
+async fn first_request_error(
+    api: &str,
+    idp: &str,
+    credentials: Option<SignInCredentials>,
+) -> session_auth::Error {
+    let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(idp), credentials))
+        .no_retry()
+        .build();
+    session_for(api, &tokens).get("a").send().await.unwrap_err()
+}
+
 #[tokio::test]
 async fn after_sign_out_requests_fail_without_touching_the_token_endpoint() {
     let idp = Idp::new();
@@ -174,14 +187,7 @@ async fn sign_in_failures_are_told_apart() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(&closed), password()))
-        .no_retry()
-        .build();
-    let err = session_for(&url, &tokens)
-        .get("a")
-        .send()
-        .await
-        .unwrap_err();
+    let err = first_request_error(&url, &closed, password()).await;
     assert!(err.is_provider_unreachable(), "{err:?}");
     assert!(!err.is_invalid_credentials() && !err.is_provider_error());
 
@@ -189,14 +195,7 @@ async fn sign_in_failures_are_told_apart() {
     let idp = Idp::new();
     let url = idp.start().await;
     *idp.0.fail_with.lock() = Some(400);
-    let tokens = TokenManager::builder(SignInProvider::new(IdpLogin::new(&url), password()))
-        .no_retry()
-        .build();
-    let err = session_for(&url, &tokens)
-        .get("a")
-        .send()
-        .await
-        .unwrap_err();
+    let err = first_request_error(&url, &url, password()).await;
     assert!(err.is_provider_error(), "{err:?}");
     assert!(!err.is_invalid_credentials() && !err.is_provider_unreachable());
 }

@@ -3,7 +3,10 @@
 //! `/write` (permission), `/health`, and the session REST endpoints.
 //!
 //! Run with `cargo run --example session_server`. It reads the `SESSION_*`
-//! environment (SQLite at `SESSION_DB_PATH`, default `data/sessions.db`),
+//! environment (SQLite at `SESSION_DB_PATH`, default `data/sessions.db`;
+//! protected paths `/api/chat,/developer,/tasks` and excluded paths
+//! `/docs,/health,/sessions/create` unless `SESSION_PROTECTED_PATHS` and
+//! `SESSION_EXCLUDED_PATHS` say otherwise; logs at `SESSION_LOG_LEVEL`),
 //! listens on `SESSION_BIND` (default 127.0.0.1:8000), and prints curl
 //! commands to try. Creating sessions needs `Authorization: Bearer
 //! $SESSION_ADMIN_TOKEN`; without one set, a random token is made and printed.
@@ -74,7 +77,23 @@ fn random_token() -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = SessionConfig::from_env()?;
+    // This app's paths, then whatever the environment says.
+    let mut vars: Vec<(String, String)> = vec![
+        (
+            "SESSION_PROTECTED_PATHS".into(),
+            "/api/chat,/developer,/tasks".into(),
+        ),
+        (
+            "SESSION_EXCLUDED_PATHS".into(),
+            "/docs,/health,/sessions/create".into(),
+        ),
+    ];
+    vars.extend(std::env::vars().filter(|(k, _)| k.starts_with("SESSION_")));
+    let mut config = SessionConfig::from_vars(vars)?;
+    tracing_subscriber::fmt()
+        .with_max_level(config.tracing_level())
+        .with_writer(std::io::stderr)
+        .init();
     if config.admin_token.is_none() {
         config.admin_token = Some(random_token());
     }

@@ -169,3 +169,100 @@ fn token_lifecycle() {
         ],
     );
 }
+
+/// Kills the server when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn session_server_serves_its_contract() {
+    use std::io::BufRead as _;
+
+    let dir = std::env::temp_dir().join(format!("session-server-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(example("session_server"))
+        .env("SESSION_BIND", "127.0.0.1:0")
+        .env("SESSION_ADMIN_TOKEN", "example-admin")
+        .env("SESSION_DB_PATH", dir.join("sessions.db"))
+        .env_remove("SESSION_PROTECTED_PATHS")
+        .env_remove("SESSION_EXCLUDED_PATHS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the session_server example");
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut first = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let http = reqwest::Client::new();
+            let chat = format!("{url}/api/chat");
+            let status = |r: reqwest::Response| r.status().as_u16();
+            assert_eq!(status(http.get(&chat).send().await.unwrap()), 401);
+            assert_eq!(
+                status(http.get(format!("{url}/health")).send().await.unwrap()),
+                200
+            );
+            let created: serde_json::Value = http
+                .post(format!("{url}/sessions/create"))
+                .bearer_auth("example-admin")
+                .json(&serde_json::json!({
+                    "user_id": "user123",
+                    "timeout": 3600,
+                    "metadata": {"role": "admin", "permissions": ["read", "write"]}
+                }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id = created["session_id"].as_str().expect("a session id");
+            let answer: serde_json::Value = http
+                .get(&chat)
+                .header("X-Session-ID", id)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(answer["response"], "Hello user123!");
+            for path in ["/admin", "/write", "/public/info"] {
+                let response = http
+                    .get(format!("{url}{path}"))
+                    .header("X-Session-ID", id)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(status(response), 200, "{path}");
+            }
+            let developer = http
+                .get(format!("{url}/developer"))
+                .header("X-Session-ID", id)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(status(developer), 403, "an admin is not a developer");
+        });
+    drop(running);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -4,7 +4,37 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::config_builder::SessionConfigBuilder;
 use crate::error::{Error, Result};
+
+/// The session cookie's `SameSite` attribute.
+///
+/// ```
+/// use session_server::SameSite;
+/// assert_eq!(SameSite::default(), SameSite::Lax);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent only with requests from this site.
+    Strict,
+    /// Also sent on top-level navigations from other sites.
+    #[default]
+    Lax,
+    /// Sent with every request (needs `Secure`).
+    None,
+}
+
+impl SameSite {
+    fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "strict" => Some(Self::Strict),
+            "lax" => Some(Self::Lax),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
 
 /// Server session settings.
 ///
@@ -19,14 +49,18 @@ use crate::error::{Error, Result};
 /// | `max_per_user` | `SESSION_MAX_PER_USER` | 10 |
 /// | `require_https` | `SESSION_REQUIRE_HTTPS` | false |
 /// | `trust_proxy` | `SESSION_TRUST_PROXY` | false (honour `X-Forwarded-Proto`) |
-/// | `secure_cookies` | `SESSION_SECURE_COOKIES` | false |
+/// | `secure_cookies` | `SESSION_SECURE_COOKIES` | false (`Secure`, and the `__Host-` or `__Secure-` name prefix) |
 /// | `cookie_name` | `SESSION_COOKIE` | none (header only) |
+/// | `cookie_path` | `SESSION_COOKIE_PATH` | `/` |
+/// | `cookie_domain` | `SESSION_COOKIE_DOMAIN` | none (host only) |
+/// | `same_site` | `SESSION_COOKIE_SAMESITE` | `Lax` |
+/// | `csrf_allowed_origins` | `SESSION_CSRF_ALLOWED_ORIGINS` | none (same origin only) |
 /// | `header` | `SESSION_HEADER` | `X-Session-ID` |
 /// | `auto_update` | `SESSION_AUTO_UPDATE` | true |
 /// | `activity_throttle` | `SESSION_ACTIVITY_THROTTLE` | 60 s between activity writes |
-/// | `protected_paths` | `SESSION_PROTECTED_PATHS` | `/api/chat,/developer,/tasks` |
-/// | `excluded_paths` | `SESSION_EXCLUDED_PATHS` | `/docs,/health,/sessions/create` |
-/// | `log_level` | `SESSION_LOG_LEVEL` | `INFO` |
+/// | `protected_paths` | `SESSION_PROTECTED_PATHS` | none: nothing is protected until you say so |
+/// | `excluded_paths` | `SESSION_EXCLUDED_PATHS` | none |
+/// | `log_level` | `SESSION_LOG_LEVEL` | `INFO` (for the application's subscriber; the `serve` command and the example apply it) |
 /// | `log_requests` | `SESSION_LOG_REQUESTS` | true |
 /// | `admin_token` | `SESSION_ADMIN_TOKEN` | none |
 /// | `cache_ttl` | `SESSION_CACHE_TTL` | 1 s (0: off); see below |
@@ -69,10 +103,22 @@ pub struct SessionConfig {
     pub require_https: bool,
     /// Believe `X-Forwarded-Proto` (only behind your own proxy).
     pub trust_proxy: bool,
-    /// Mark the session cookie `Secure` (and name it `__Host-…`).
+    /// Mark the session cookie `Secure`, and prefix its name: `__Host-`
+    /// when the cookie is for this host only at path `/`, `__Secure-`
+    /// otherwise.
     pub secure_cookies: bool,
     /// Also read (and set) the session id in this cookie.
     pub cookie_name: Option<String>,
+    /// The cookie's `Path`.
+    pub cookie_path: String,
+    /// The cookie's `Domain` (none: this host only).
+    pub cookie_domain: Option<String>,
+    /// The cookie's `SameSite`.
+    pub same_site: SameSite,
+    /// Other origins (`https://app.example.com`) whose pages may send
+    /// unsafe requests (POST, PUT, PATCH, DELETE) carrying the session
+    /// cookie. The request's own origin always may.
+    pub csrf_allowed_origins: Vec<String>,
     /// The request header carrying the session id.
     pub header: String,
     /// Record activity on each request through the layer.
@@ -104,6 +150,9 @@ impl std::fmt::Debug for SessionConfig {
             .field("default_timeout", &self.default_timeout)
             .field("max_per_user", &self.max_per_user)
             .field("header", &self.header)
+            .field("cookie_name", &self.cookie_name)
+            .field("protected_paths", &self.protected_paths)
+            .field("require_https", &self.require_https)
             .field("cache_ttl", &self.cache_ttl)
             .field(
                 "admin_token",
@@ -115,7 +164,6 @@ impl std::fmt::Debug for SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        let paths = |s: &str| s.split(',').map(str::to_owned).collect();
         Self {
             db_path: PathBuf::from("data/sessions.db"),
             default_timeout: Duration::from_secs(3600),
@@ -128,11 +176,15 @@ impl Default for SessionConfig {
             trust_proxy: false,
             secure_cookies: false,
             cookie_name: None,
+            cookie_path: "/".to_owned(),
+            cookie_domain: None,
+            same_site: SameSite::Lax,
+            csrf_allowed_origins: Vec::new(),
             header: "X-Session-ID".to_owned(),
             auto_update: true,
             activity_throttle: Duration::from_secs(60),
-            protected_paths: paths("/api/chat,/developer,/tasks"),
-            excluded_paths: paths("/docs,/health,/sessions/create"),
+            protected_paths: Vec::new(),
+            excluded_paths: Vec::new(),
             log_level: "INFO".to_owned(),
             log_requests: true,
             admin_token: None,
@@ -258,15 +310,25 @@ impl SessionConfig {
                 "SESSION_COOKIE" => {
                     c.cookie_name = Some(value.to_owned()).filter(|v| !v.is_empty())
                 }
-                "SESSION_HEADER" => {
-                    if http::HeaderName::from_bytes(value.as_bytes()).is_err() {
-                        return Err(Error::Config {
-                            variable: "SESSION_HEADER",
-                            value: value.to_owned(),
-                            expected: "a valid HTTP header name",
-                        });
-                    }
-                    c.header = value.to_owned();
+                "SESSION_HEADER" => c.header = value.to_owned(),
+                "SESSION_COOKIE_PATH" => c.cookie_path = value.trim().to_owned(),
+                "SESSION_COOKIE_DOMAIN" => {
+                    c.cookie_domain = Some(value.trim().to_owned()).filter(|v| !v.is_empty())
+                }
+                "SESSION_COOKIE_SAMESITE" => {
+                    c.same_site = SameSite::parse(value).ok_or(Error::Config {
+                        variable: "SESSION_COOKIE_SAMESITE",
+                        value: value.to_owned(),
+                        expected: "Strict, Lax or None",
+                    })?
+                }
+                "SESSION_CSRF_ALLOWED_ORIGINS" => {
+                    c.csrf_allowed_origins = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_owned)
+                        .collect()
                 }
                 "SESSION_PROTECTED_PATHS" => {
                     c.protected_paths = path_list("SESSION_PROTECTED_PATHS", value)?
@@ -274,19 +336,7 @@ impl SessionConfig {
                 "SESSION_EXCLUDED_PATHS" => {
                     c.excluded_paths = path_list("SESSION_EXCLUDED_PATHS", value)?
                 }
-                "SESSION_LOG_LEVEL" => {
-                    let level = value.trim().to_ascii_uppercase();
-                    if !["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"]
-                        .contains(&level.as_str())
-                    {
-                        return Err(Error::Config {
-                            variable: "SESSION_LOG_LEVEL",
-                            value: value.to_owned(),
-                            expected: "one of TRACE, DEBUG, INFO, WARN, ERROR",
-                        });
-                    }
-                    c.log_level = level;
-                }
+                "SESSION_LOG_LEVEL" => c.log_level = value.trim().to_ascii_uppercase(),
                 "SESSION_CACHE_TTL" => c.cache_ttl = secs("SESSION_CACHE_TTL", value)?,
                 "SESSION_ADMIN_TOKEN" => {
                     c.admin_token = Some(value.to_owned()).filter(|v| !v.is_empty())
@@ -299,7 +349,8 @@ impl SessionConfig {
     }
 
     /// Checks that the timeouts are consistent (`min ≤ default ≤ max`, all
-    /// above zero) and the path lists are paths.
+    /// above zero), the path lists are paths, the header and cookie are
+    /// well formed, and the CSRF origins are origins.
     ///
     /// # Errors
     ///
@@ -352,15 +403,116 @@ impl SessionConfig {
                 expected: "a positive whole number",
             });
         }
+        if !["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR"]
+            .contains(&self.log_level.as_str())
+        {
+            return Err(Error::Config {
+                variable: "SESSION_LOG_LEVEL",
+                value: self.log_level.clone(),
+                expected: "one of TRACE, DEBUG, INFO, WARN, ERROR",
+            });
+        }
+        check_paths("SESSION_PROTECTED_PATHS", &self.protected_paths)?;
+        check_paths("SESSION_EXCLUDED_PATHS", &self.excluded_paths)?;
+        if http::HeaderName::from_bytes(self.header.as_bytes()).is_err() {
+            return Err(Error::Config {
+                variable: "SESSION_HEADER",
+                value: self.header.clone(),
+                expected: "a valid HTTP header name",
+            });
+        }
+        if let Some(name) = &self.cookie_name
+            && (name.is_empty() || !name.bytes().all(is_token_byte))
+        {
+            return Err(Error::Config {
+                variable: "SESSION_COOKIE",
+                value: name.clone(),
+                expected: "a cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+            });
+        }
+        if !self.cookie_path.starts_with('/')
+            || self
+                .cookie_path
+                .bytes()
+                .any(|b| b == b';' || b.is_ascii_control())
+        {
+            return Err(Error::Config {
+                variable: "SESSION_COOKIE_PATH",
+                value: self.cookie_path.clone(),
+                expected: "a path starting with /",
+            });
+        }
+        if let Some(domain) = &self.cookie_domain
+            && (domain.is_empty()
+                || !domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        {
+            return Err(Error::Config {
+                variable: "SESSION_COOKIE_DOMAIN",
+                value: domain.clone(),
+                expected: "a domain name",
+            });
+        }
+        if self.same_site == SameSite::None && !self.secure_cookies {
+            return Err(Error::Config {
+                variable: "SESSION_COOKIE_SAMESITE",
+                value: "None".into(),
+                expected: "Strict or Lax unless SESSION_SECURE_COOKIES is on (browsers drop SameSite=None cookies that aren't Secure)",
+            });
+        }
+        if let Some(bad) = self
+            .csrf_allowed_origins
+            .iter()
+            .find(|o| crate::csrf::Origin::parse(o).is_none())
+        {
+            return Err(Error::Config {
+                variable: "SESSION_CSRF_ALLOWED_ORIGINS",
+                value: bad.clone(),
+                expected: "origins such as https://app.example.com, comma-separated",
+            });
+        }
         Ok(())
+    }
+
+    /// [`log_level`](Self::log_level) as a `tracing` level, for the
+    /// application's subscriber (the library never installs one).
+    ///
+    /// ```
+    /// let c = session_server::SessionConfig::from_vars([("SESSION_LOG_LEVEL", "warning")])?;
+    /// assert_eq!(c.tracing_level(), tracing::Level::WARN);
+    /// # Ok::<(), session_server::Error>(())
+    /// ```
+    pub fn tracing_level(&self) -> tracing::Level {
+        match self.log_level.as_str() {
+            "TRACE" => tracing::Level::TRACE,
+            "DEBUG" => tracing::Level::DEBUG,
+            "WARN" | "WARNING" => tracing::Level::WARN,
+            "ERROR" => tracing::Level::ERROR,
+            _ => tracing::Level::INFO,
+        }
+    }
+
+    /// A builder starting from the defaults; [`build`](SessionConfigBuilder::build)
+    /// validates.
+    ///
+    /// ```
+    /// let config = session_server::SessionConfig::builder().require_https(true).build()?;
+    /// assert!(config.require_https);
+    /// # Ok::<(), session_server::Error>(())
+    /// ```
+    pub fn builder() -> SessionConfigBuilder {
+        SessionConfigBuilder::new()
     }
 
     /// Whether `path` needs a session (protected and not excluded).
     ///
     /// ```
-    /// let c = session_server::SessionConfig::default();
+    /// let c = session_server::SessionConfig::builder().protected_paths(["/api"]).build()?;
     /// assert!(c.is_protected("/api/chat/42"));
     /// assert!(!c.is_protected("/health"));
+    /// assert!(!session_server::SessionConfig::default().is_protected("/api"));
+    /// # Ok::<(), session_server::Error>(())
     /// ```
     pub fn is_protected(&self, path: &str) -> bool {
         !self.is_excluded(path) && self.protected_paths.iter().any(|p| prefix_match(path, p))
@@ -369,11 +521,29 @@ impl SessionConfig {
     /// Whether the layer ignores `path`.
     ///
     /// ```
-    /// assert!(session_server::SessionConfig::default().is_excluded("/docs/index.html"));
+    /// let c = session_server::SessionConfig::builder().excluded_paths(["/docs"]).build()?;
+    /// assert!(c.is_excluded("/docs/index.html"));
+    /// # Ok::<(), session_server::Error>(())
     /// ```
     pub fn is_excluded(&self, path: &str) -> bool {
         self.excluded_paths.iter().any(|p| prefix_match(path, p))
     }
+}
+
+fn check_paths(variable: &'static str, paths: &[String]) -> Result<()> {
+    match paths.iter().find(|p| !p.starts_with('/')) {
+        Some(bad) => Err(Error::Config {
+            variable,
+            value: bad.clone(),
+            expected: "comma-separated paths starting with /",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A byte allowed in an HTTP token (a cookie name).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// `/api` matches `/api` and `/api/x`, not `/apiary`.
@@ -401,8 +571,11 @@ mod tests {
         assert_eq!(c.max_per_user, 10);
         assert!(!c.require_https && !c.secure_cookies && c.auto_update && c.log_requests);
         assert_eq!(c.header, "X-Session-ID");
-        assert_eq!(c.protected_paths, ["/api/chat", "/developer", "/tasks"]);
-        assert_eq!(c.excluded_paths, ["/docs", "/health", "/sessions/create"]);
+        assert!(
+            c.protected_paths.is_empty() && c.excluded_paths.is_empty(),
+            "the library protects nothing until told"
+        );
+        assert_eq!((c.cookie_path.as_str(), c.same_site), ("/", SameSite::Lax));
         assert_eq!(c.log_level, "INFO");
     }
 
@@ -483,8 +656,60 @@ mod tests {
     }
 
     #[test]
+    fn cookie_and_csrf_settings_are_validated() {
+        let cases = [
+            ("SESSION_COOKIE", "bad;name", "a cookie name"),
+            ("SESSION_COOKIE_PATH", "app", "a path starting with /"),
+            ("SESSION_COOKIE_DOMAIN", "ex ample.com", "a domain name"),
+            (
+                "SESSION_COOKIE_SAMESITE",
+                "sometimes",
+                "Strict, Lax or None",
+            ),
+            ("SESSION_COOKIE_SAMESITE", "none", "Strict or Lax unless"),
+            (
+                "SESSION_CSRF_ALLOWED_ORIGINS",
+                "app.example.com",
+                "origins such as",
+            ),
+        ];
+        for (var, value, expected) in cases {
+            match SessionConfig::from_vars([(var, value)]) {
+                Err(Error::Config {
+                    variable,
+                    expected: e,
+                    ..
+                }) => {
+                    assert_eq!(variable, var, "{var}={value}");
+                    assert!(e.starts_with(expected), "{var}={value}: {e}");
+                }
+                other => panic!("{var}={value}: {other:?}"),
+            }
+        }
+        let c = SessionConfig::from_vars([
+            ("SESSION_COOKIE", "sid"),
+            ("SESSION_SECURE_COOKIES", "true"),
+            ("SESSION_COOKIE_SAMESITE", "None"),
+            ("SESSION_COOKIE_DOMAIN", "example.com"),
+            ("SESSION_COOKIE_PATH", "/app"),
+            (
+                "SESSION_CSRF_ALLOWED_ORIGINS",
+                "https://a.example.com, http://localhost:3000",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.same_site, SameSite::None);
+        assert_eq!(c.cookie_domain.as_deref(), Some("example.com"));
+        assert_eq!(c.csrf_allowed_origins.len(), 2);
+    }
+
+    #[test]
     fn path_matching() {
-        let c = SessionConfig::default();
+        let c = SessionConfig::builder()
+            .protected_paths(["/api/chat", "/developer", "/tasks"])
+            .excluded_paths(["/docs", "/health", "/sessions/create"])
+            .build()
+            .unwrap();
         assert!(c.is_protected("/api/chat"));
         assert!(c.is_protected("/developer/tools"));
         assert!(!c.is_protected("/api/chatter"));

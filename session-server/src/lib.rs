@@ -19,8 +19,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod authorize_create;
 mod cache;
 mod config;
+mod config_builder;
+mod csrf;
 mod error;
 mod extract;
 mod id;
@@ -28,8 +31,10 @@ mod layer;
 mod manager;
 mod routes;
 mod session;
+mod session_cookie;
 
-pub use config::SessionConfig;
+pub use authorize_create::{AuthorizeCreate, CreateRequest};
+pub use config::{SameSite, SessionConfig, SessionConfigBuilder};
 pub use error::{Error, Result};
 pub use extract::{
     Admin, CurrentSession, Developer, OptionalSession, PermissionName, Read, RequirePermission,
@@ -38,5 +43,5 @@ pub use extract::{
 pub use id::SessionId;
 pub use layer::{SessionLayer, SessionService};
 pub use manager::{SessionManager, SessionStats};
-pub use routes::{AuthorizeCreate, SessionRoutes};
+pub use routes::SessionRoutes;
 pub use session::ServerSession;

@@ -47,7 +47,7 @@ pub struct SessionStats {
 /// use session_server::{SessionConfig, SessionManager};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let manager = SessionManager::memory(SessionConfig::default());
+/// let manager = SessionManager::memory(SessionConfig::default())?;
 /// let (id, session) = manager.create("ada", None, serde_json::json!({"role": "admin"})).await?;
 /// assert_eq!(session.timeout_secs, 3600);
 /// assert_eq!(manager.get(id.as_str()).await?.unwrap().user_id, "ada");
@@ -88,20 +88,39 @@ impl Drop for Inner {
 impl SessionManager {
     /// A manager on `store`, using the system clock.
     ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when `config` doesn't pass
+    /// [`SessionConfig::validate`] (its fields are public, so a checked
+    /// configuration may have been changed since).
+    ///
     /// ```
     /// use session_core::{MemoryStore, SharedSessionStore};
-    /// let _ = session_server::SessionManager::new(SharedSessionStore::new(MemoryStore::new()), Default::default());
+    /// let manager = session_server::SessionManager::new(SharedSessionStore::new(MemoryStore::new()), Default::default())?;
+    /// # let _ = manager;
+    ///
+    /// let mut config = session_server::SessionConfig::default();
+    /// config.max_per_user = 0;
+    /// assert!(session_server::SessionManager::new(SharedSessionStore::new(MemoryStore::new()), config).is_err());
+    /// # Ok::<(), session_server::Error>(())
     /// ```
-    pub fn new(store: SharedSessionStore, config: SessionConfig) -> Self {
-        Self::build(store, config, SharedClock::default())
+    pub fn new(store: SharedSessionStore, config: SessionConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self::build(store, config, SharedClock::default()))
     }
 
     /// A manager on an in-memory store.
     ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] as for [`new`](Self::new).
+    ///
     /// ```
-    /// let _ = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
+    /// # let _ = manager;
+    /// # Ok::<(), session_server::Error>(())
     /// ```
-    pub fn memory(config: SessionConfig) -> Self {
+    pub fn memory(config: SessionConfig) -> Result<Self> {
         Self::new(
             SharedSessionStore::new(session_core::MemoryStore::new()),
             config,
@@ -112,7 +131,8 @@ impl SessionManager {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] when the database can't be opened.
+    /// [`Error::Config`] as for [`new`](Self::new); [`Error::Store`] when the
+    /// database can't be opened.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), session_server::Error> {
@@ -121,10 +141,11 @@ impl SessionManager {
     /// ```
     #[cfg(feature = "sqlite")]
     pub async fn sqlite(config: SessionConfig) -> Result<Self> {
+        config.validate()?;
         let store = session_store::SqliteStore::open(&config.db_path)
             .await
             .map_err(|e| Error::Store(e.into_core("open the session database")))?;
-        Ok(Self::new(SharedSessionStore::new(store), config))
+        Self::new(SharedSessionStore::new(store), config)
     }
 
     /// This manager, deciding expiry with `clock`. Use it while building:
@@ -132,8 +153,9 @@ impl SessionManager {
     ///
     /// ```
     /// use session_core::{MemoryStore, SharedClock, SharedSessionStore};
-    /// let _ = session_server::SessionManager::new(SharedSessionStore::new(MemoryStore::new()), Default::default())
+    /// let _ = session_server::SessionManager::new(SharedSessionStore::new(MemoryStore::new()), Default::default())?
     ///     .with_clock(SharedClock::default());
+    /// # Ok::<(), session_server::Error>(())
     /// ```
     #[must_use]
     pub fn with_clock(self, clock: SharedClock) -> Self {
@@ -141,13 +163,7 @@ impl SessionManager {
     }
 
     fn build(store: SharedSessionStore, config: SessionConfig, clock: SharedClock) -> Self {
-        let cookie_name = config.cookie_name.as_ref().map(|name| {
-            if config.secure_cookies {
-                format!("__Host-{name}")
-            } else {
-                name.clone()
-            }
-        });
+        let cookie_name = crate::session_cookie::effective_name(&config);
         let cache = SessionCache::new(config.cache_ttl);
         Self {
             inner: Arc::new(Inner {
@@ -170,8 +186,9 @@ impl SessionManager {
     /// The configuration.
     ///
     /// ```
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// assert_eq!(manager.config().header, "X-Session-ID");
+    /// # Ok::<(), session_server::Error>(())
     /// ```
     pub fn config(&self) -> &SessionConfig {
         &self.inner.config
@@ -207,7 +224,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// let (id, session) = manager.create("ada", Some(1800), serde_json::json!({"role": "admin"})).await?;
     /// assert_eq!(session.timeout_secs, 1800);
     /// # let _ = id;
@@ -287,7 +304,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// let (id, _) = manager.create("ada", None, serde_json::json!({})).await?;
     /// assert!(manager.get(id.as_str()).await?.is_some());
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
@@ -331,7 +348,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// let (id, _) = manager.create("ada", None, serde_json::json!({})).await?;
     /// let session = manager.touch(id.as_str()).await?;
     /// # let _ = session;
@@ -353,6 +370,22 @@ impl SessionManager {
     /// The session cookie's name as sent, if cookies are on.
     pub(crate) fn cookie_name(&self) -> Option<&str> {
         self.inner.cookie_name.as_deref()
+    }
+
+    /// `Set-Cookie` for `id`, if cookies are on.
+    pub(crate) fn issue_cookie(
+        &self,
+        id: &SessionId,
+        session: &ServerSession,
+    ) -> Option<http::HeaderValue> {
+        let name = self.cookie_name()?;
+        crate::session_cookie::issue(
+            &self.inner.config,
+            name,
+            id,
+            session,
+            self.inner.clock.now(),
+        )
     }
 
     /// Whether a request now would move the session's last activity (the
@@ -392,7 +425,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// let (id, _) = manager.create("ada", Some(600), serde_json::json!({})).await?;
     /// assert_eq!(manager.extend(id.as_str(), 1800).await?.timeout_secs, 2400);
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
@@ -426,7 +459,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// let (old, _) = manager.create("ada", None, serde_json::json!({"role": "user"})).await?;
     /// let (new, _) = manager.rotate(old.as_str(), Some(serde_json::json!({"role": "admin"}))).await?;
     /// assert!(manager.get(old.as_str()).await?.is_none());
@@ -462,7 +495,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// let (id, _) = manager.create("ada", None, serde_json::json!({})).await?;
     /// assert!(manager.invalidate(id.as_str()).await?);
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
@@ -487,7 +520,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// manager.create("ada", None, serde_json::json!({})).await?;
     /// assert_eq!(manager.invalidate_user("ada").await?, 1);
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
@@ -509,7 +542,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// manager.create("ada", None, serde_json::json!({})).await?;
     /// assert_eq!(manager.list_user("ada").await?.len(), 1);
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
@@ -538,7 +571,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// manager.create("ada", None, serde_json::json!({})).await?;
     /// assert_eq!(manager.stats().await?.active, 1);
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
@@ -563,7 +596,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// assert_eq!(manager.cleanup().await?, 0);
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
     /// ```
@@ -583,7 +616,7 @@ impl SessionManager {
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let manager = session_server::SessionManager::memory(Default::default());
+    /// let manager = session_server::SessionManager::memory(Default::default())?;
     /// manager.start_cleanup();
     /// # Ok::<(), session_server::Error>(()) }).unwrap();
     /// ```

@@ -4,10 +4,8 @@
 //! read, extend or delete only its own session; listing, revoking all of a
 //! user's and stats need the admin token or an admin session.
 
-use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Json, Response};
@@ -18,26 +16,20 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::authorize_create::{AuthorizeCreate, CreateRequest};
 use crate::error::Error;
 use crate::extract::rejection;
-use crate::layer::presented_id;
+use crate::layer::{presented_id, refusal};
 use crate::manager::SessionManager;
 use crate::session::ServerSession;
-
-/// The application's decision on who may create a session for a user (for
-/// example: the request carries that user's verified credentials).
-#[async_trait]
-pub trait AuthorizeCreate: Send + Sync + fmt::Debug {
-    /// Whether the request may create a session for `user_id`.
-    async fn may_create(&self, headers: &HeaderMap, user_id: &str) -> bool;
-}
 
 /// Builds the session management router.
 ///
 /// ```
 /// use session_server::{SessionConfig, SessionManager, SessionRoutes};
-/// let manager = SessionManager::memory(SessionConfig::default());
+/// let manager = SessionManager::memory(SessionConfig::default())?;
 /// let router: axum::Router = SessionRoutes::new(manager).into_router();
+/// # Ok::<(), session_server::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct SessionRoutes {
@@ -55,8 +47,9 @@ impl SessionRoutes {
     /// The endpoints over `manager`.
     ///
     /// ```
-    /// let routes = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default()));
+    /// let routes = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default())?);
     /// # let _ = routes;
+    /// # Ok::<(), session_server::Error>(())
     /// ```
     pub fn new(manager: SessionManager) -> Self {
         Self {
@@ -72,13 +65,14 @@ impl SessionRoutes {
     /// struct AdminsOnly;
     /// #[async_trait::async_trait]
     /// impl session_server::AuthorizeCreate for AdminsOnly {
-    ///     async fn may_create(&self, headers: &http::HeaderMap, _user: &str) -> bool {
+    ///     async fn may_create(&self, headers: &http::HeaderMap, _request: &session_server::CreateRequest) -> bool {
     ///         headers.contains_key("x-verified-admin")
     ///     }
     /// }
-    /// let routes = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default()))
+    /// let routes = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default())?)
     ///     .authorize_create(AdminsOnly);
     /// # let _ = routes;
+    /// # Ok::<(), session_server::Error>(())
     /// ```
     #[must_use]
     pub fn authorize_create(mut self, hook: impl AuthorizeCreate + 'static) -> Self {
@@ -91,8 +85,9 @@ impl SessionRoutes {
     /// `/sessions/stats`, `/sessions/validate`.
     ///
     /// ```
-    /// let app: axum::Router = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default())).into_router();
+    /// let app: axum::Router = session_server::SessionRoutes::new(session_server::SessionManager::memory(Default::default())?).into_router();
     /// # let _ = app;
+    /// # Ok::<(), session_server::Error>(())
     /// ```
     pub fn into_router(self) -> Router {
         let state = AppState {
@@ -108,8 +103,24 @@ impl SessionRoutes {
             .route("/sessions/{session_id}", get(read).delete(invalidate))
             .route("/sessions/{session_id}/activity", post(activity))
             .route("/sessions/{session_id}/extend", post(extend))
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.manager.clone(),
+                guard,
+            ))
             .layer(Extension(self.manager))
             .with_state(state)
+    }
+}
+
+/// The layer's https and cross-site rules, for routes served without it.
+async fn guard(
+    State(manager): State<SessionManager>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match refusal(&manager, &request) {
+        Some(refused) => refused,
+        None => next.run(request).await,
     }
 }
 
@@ -230,23 +241,33 @@ async fn create(
         Err(e) => return unprocessable(&e),
     };
     let manager = &state.manager;
-    let allowed = has_admin_token(manager, &headers)
-        || match &state.authorize {
-            Some(hook) => hook.may_create(&headers, &body.user_id).await,
-            None => false,
+    let request = CreateRequest::new(
+        body.user_id,
+        body.timeout,
+        body.metadata.unwrap_or_else(|| json!({})),
+    );
+    if !has_admin_token(manager, &headers) {
+        let Some(hook) = &state.authorize else {
+            return rejection(
+                StatusCode::FORBIDDEN,
+                "you may not create sessions for this user",
+            );
         };
-    if !allowed {
-        return rejection(
-            StatusCode::FORBIDDEN,
-            "you may not create sessions for this user",
-        );
+        if !hook.may_create(&headers, &request).await {
+            return rejection(
+                StatusCode::FORBIDDEN,
+                "you may not create sessions for this user",
+            );
+        }
+        if !hook.may_grant(&headers, &request).await {
+            return rejection(
+                StatusCode::FORBIDDEN,
+                "you may not grant this role or these permissions",
+            );
+        }
     }
     match manager
-        .create(
-            &body.user_id,
-            body.timeout,
-            body.metadata.unwrap_or_else(|| json!({})),
-        )
+        .create(&request.user_id, request.timeout, request.metadata)
         .await
     {
         Ok((id, session)) => {
@@ -256,19 +277,8 @@ async fn create(
             response
                 .headers_mut()
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            if let Some(name) = manager.cookie_name() {
-                let secure = if manager.config().secure_cookies {
-                    "; Secure"
-                } else {
-                    ""
-                };
-                let cookie = format!(
-                    "{name}={}; Path=/; HttpOnly; SameSite=Lax{secure}",
-                    id.as_str()
-                );
-                if let Ok(value) = HeaderValue::from_str(&cookie) {
-                    response.headers_mut().insert(SET_COOKIE, value);
-                }
+            if let Some(cookie) = manager.issue_cookie(&id, &session) {
+                response.headers_mut().insert(SET_COOKIE, cookie);
             }
             response
         }

@@ -68,8 +68,9 @@ async fn store_for(backend: &str, clock: &ManualClock) -> SharedSessionStore {
 async fn suite(backend: &str) {
     let clock = ManualClock::new(session_core::time::macros::datetime!(2030-01-01 12:00 UTC));
     let store = store_for(backend, &clock).await;
-    let manager =
-        SessionManager::new(store.clone(), config()).with_clock(SharedClock::new(clock.clone()));
+    let manager = SessionManager::new(store.clone(), config())
+        .unwrap()
+        .with_clock(SharedClock::new(clock.clone()));
 
     // Bad input is refused the same way on every backend, before the store.
     for user in ["", "a\0b", "tab\there", &"x".repeat(257)] {
@@ -300,6 +301,7 @@ async fn the_cleanup_task_runs_on_its_interval_and_stops_with_the_manager() {
         ])
         .unwrap(),
     )
+    .unwrap()
     .with_clock(SharedClock::new(clock.clone()));
     manager.start_cleanup();
     manager.create("ada", Some(60), json!({})).await.unwrap();
@@ -358,8 +360,11 @@ async fn changes_by_another_process_are_seen_within_the_cache_ttl() {
         let config = SessionConfig::from_vars([("SESSION_CACHE_TTL", ttl)]).unwrap();
         // Two managers on one store stand for two processes.
         let ours = SessionManager::new(store.clone(), config.clone())
+            .unwrap()
             .with_clock(SharedClock::new(clock.clone()));
-        let theirs = SessionManager::new(store, config).with_clock(SharedClock::new(clock.clone()));
+        let theirs = SessionManager::new(store, config)
+            .unwrap()
+            .with_clock(SharedClock::new(clock.clone()));
         let (id, _) = ours.create("ada", None, json!({})).await.unwrap();
         assert!(ours.get(id.as_str()).await.unwrap().is_some());
         assert!(theirs.get(id.as_str()).await.unwrap().is_some());
@@ -387,7 +392,9 @@ async fn activity_written_by_this_process_is_what_the_next_read_sees() {
     let clock = ManualClock::at_unix(1_900_000_000);
     let store =
         SharedSessionStore::new(MemoryStore::new().with_clock(SharedClock::new(clock.clone())));
-    let manager = SessionManager::new(store, config()).with_clock(SharedClock::new(clock.clone()));
+    let manager = SessionManager::new(store, config())
+        .unwrap()
+        .with_clock(SharedClock::new(clock.clone()));
     let (id, _) = manager.create("ada", None, json!({})).await.unwrap();
     let before = manager.get(id.as_str()).await.unwrap().unwrap();
     clock.advance(Duration::from_secs(10)); // the throttle

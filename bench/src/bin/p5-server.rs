@@ -24,7 +24,7 @@ async fn open(mode: &str, db: Option<String>) -> Option<SessionManager> {
     config.db_path = db.unwrap_or_else(|| "p5-sessions.db".to_owned()).into();
     match mode {
         "none" => None,
-        "memory" => Some(SessionManager::memory(config)),
+        "memory" => Some(SessionManager::memory(config).expect("a valid configuration")),
         "sqlite" | "sqlite-uncached" => {
             if mode == "sqlite-uncached" {
                 config.cache_ttl = std::time::Duration::ZERO;

@@ -199,7 +199,7 @@ async fn main() -> ExitCode {
         Command::Status(p) => run_status(&profiles, &p.profile, cli.json).await,
         Command::Profiles => run_profiles(&profiles, cli.json).await,
         Command::Logout(p) => run_logout(&profiles, &p.profile).await,
-        Command::Serve { bind } => run_serve(bind).await,
+        Command::Serve { bind } => run_serve(bind, cli.verbose).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -613,9 +613,17 @@ async fn run_logout(profiles: &Profiles, name: &str) -> Result<u8, Failure> {
     }
 }
 
-async fn run_serve(bind: Option<String>) -> Result<u8, Failure> {
+async fn run_serve(bind: Option<String>, verbose: bool) -> Result<u8, Failure> {
     use session_kit::server::{SessionConfig, SessionLayer, SessionManager, SessionRoutes};
     let config = SessionConfig::from_env().map_err(usage)?;
+    if !verbose {
+        // `--verbose` installed a subscriber already; otherwise
+        // SESSION_LOG_LEVEL decides.
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(config.tracing_level())
+            .init();
+    }
     let bind = bind
         .or_else(|| std::env::var("SESSION_BIND").ok())
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());

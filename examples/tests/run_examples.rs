@@ -266,3 +266,78 @@ fn session_server_serves_its_contract() {
     drop(running);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn axum_sessions_logs_in_keeps_a_cart_and_logs_out() {
+    use std::io::BufRead as _;
+
+    let mut child = Command::new(example("axum_sessions"))
+        .env("SESSION_BIND", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the axum_sessions example");
+    let stdout = child.stdout.take().unwrap();
+    let _running = Running(child);
+    let mut first = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let http = reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let post = |path: &str| http.post(format!("{url}{path}")).send();
+            let text = |r: reqwest::Response| async move {
+                (r.status().as_u16(), r.text().await.unwrap())
+            };
+            assert_eq!(
+                text(post("/cart").await.unwrap()).await.0,
+                401,
+                "no session yet"
+            );
+            assert_eq!(
+                text(post("/login").await.unwrap()).await,
+                (200, "welcome".into())
+            );
+            assert_eq!(
+                text(post("/cart").await.unwrap()).await,
+                (200, "1 items".into())
+            );
+            assert_eq!(
+                text(post("/cart").await.unwrap()).await,
+                (200, "2 items".into())
+            );
+            assert_eq!(
+                text(post("/logout").await.unwrap()).await,
+                (200, "bye".into())
+            );
+            assert_eq!(
+                text(post("/cart").await.unwrap()).await.0,
+                401,
+                "the cookie is gone"
+            );
+        });
+}
+
+#[test]
+fn the_readme_shows_the_axum_sessions_example_as_it_is() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/axum_sessions.rs")).unwrap();
+    let code = &example[example.find("use axum::").unwrap()..];
+    assert!(
+        readme.contains(code),
+        "README's \"Sessions in your own axum app\" must be examples/axum_sessions.rs from `use axum::` on"
+    );
+}

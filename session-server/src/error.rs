@@ -45,6 +45,17 @@ pub enum Error {
     /// The session does not exist (or expired).
     #[error("no such session")]
     NotFound,
+    /// The request has no session to keep a value in (log the user in
+    /// first).
+    #[error("there is no session: log in first")]
+    NoSession,
+    /// A session value couldn't be stored (it isn't JSON, or holds a NUL)
+    /// or isn't of the type asked for. The value itself is never quoted.
+    #[error("the session value under {key:?} is not valid for this use")]
+    InvalidValue {
+        /// The key.
+        key: String,
+    },
     /// The store failed.
     #[error("the session store failed")]
     Store(#[source] session_core::Error),
@@ -64,5 +75,35 @@ impl Error {
 impl From<session_core::Error> for Error {
     fn from(e: session_core::Error) -> Self {
         Self::Store(e)
+    }
+}
+
+/// A handler may return this error: a JSON `{"detail": …}` with the status
+/// the failure calls for (401 without a session, 404 for a session that is
+/// gone, 422 for bad input, 500 otherwise, logged without details sent).
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// let response = session_server::Error::NoSession.into_response();
+/// assert_eq!(response.status(), 401);
+/// ```
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
+        use http::StatusCode;
+        let status = match &self {
+            Self::NoSession | Self::MalformedId => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::TimeoutOutOfRange { .. } | Self::InvalidUserId | Self::InvalidMetadata => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::Config { .. } | Self::InvalidValue { .. } | Self::Store(_) => {
+                tracing::error!(target: "session_server", error = %self, "session handling failed");
+                return crate::extract::rejection(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error",
+                );
+            }
+        };
+        crate::extract::rejection(status, &self.to_string())
     }
 }

@@ -46,6 +46,12 @@ pub struct SessionRejection {
     detail: &'static str,
 }
 
+impl SessionRejection {
+    pub(crate) fn new(status: StatusCode, detail: &'static str) -> Self {
+        Self { status, detail }
+    }
+}
+
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         rejection(self.status, self.detail)

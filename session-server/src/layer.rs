@@ -12,12 +12,13 @@ use std::task::{Context, Poll};
 use axum::BoxError;
 use axum::body::{Body, Bytes};
 use axum::response::Response;
-use http::header::{CACHE_CONTROL, COOKIE};
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Request, StatusCode};
 use tower::{Layer, Service};
 
 use crate::error::Error;
 use crate::extract::{CurrentSession, rejection};
+use crate::handle::SessionHandle;
 use crate::manager::SessionManager;
 
 /// Adds server sessions to an axum or tower service.
@@ -208,7 +209,16 @@ where
                 return Ok(refused);
             }
             if config.is_excluded(&path) {
-                return inner.call(req).await.map(into_axum);
+                // Not looked up here; a handler that asks gets it looked up.
+                let handle = SessionHandle::new(
+                    manager.clone(),
+                    presented_id(&manager, req.headers()),
+                    false,
+                    None,
+                );
+                req.extensions_mut().insert(handle.clone());
+                let response = into_axum(inner.call(req).await?);
+                return Ok(finish(&handle, response).await);
             }
             let presented = presented_id(&manager, req.headers());
             let current = match &presented {
@@ -255,10 +265,18 @@ where
                 }
                 other => other.map(|(_, current)| current),
             };
+            let handle = SessionHandle::new(
+                manager.clone(),
+                None,
+                true,
+                current.as_ref().map(|c| (c.id.clone(), c.session.clone())),
+            );
+            req.extensions_mut().insert(handle.clone());
             if let Some(current) = current {
                 req.extensions_mut().insert(current);
             }
-            let mut response = into_axum(inner.call(req).await?);
+            let response = into_axum(inner.call(req).await?);
+            let mut response = finish(&handle, response).await;
             if presented.is_some() || response.headers().contains_key(http::header::SET_COOKIE) {
                 response
                     .headers_mut()
@@ -266,6 +284,26 @@ where
             }
             Ok(response)
         })
+    }
+}
+
+/// Writes what the handler changed in the session and sets or clears the
+/// cookie; a failed write turns the response into a 500 (the handler
+/// believed its change was kept).
+async fn finish(handle: &SessionHandle, mut response: Response) -> Response {
+    match handle.finish().await {
+        Ok(Some(cookie)) => {
+            response.headers_mut().append(SET_COOKIE, cookie);
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Ok(None) => response,
+        Err(error) => {
+            tracing::error!(target: "session_server", error = %error, "saving the session failed");
+            rejection(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        }
     }
 }
 

@@ -388,6 +388,25 @@ impl SessionManager {
         )
     }
 
+    /// `Set-Cookie` that removes the session cookie, if cookies are on.
+    pub(crate) fn expire_cookie(&self) -> Option<http::HeaderValue> {
+        crate::session_cookie::expire(&self.inner.config, self.cookie_name()?)
+    }
+
+    /// Applies one request's value changes to the stored session `id`,
+    /// through [`modify`](Self::modify): concurrent requests keep each
+    /// other's keys. Returns whether the session still existed.
+    pub(crate) async fn write_data(
+        &self,
+        id: &SessionId,
+        edits: &crate::handle::DataEdits,
+    ) -> Result<bool> {
+        let written = self
+            .modify(&id.storage_key(), |session| edits.apply(&mut session.data))
+            .await?;
+        Ok(written.is_some())
+    }
+
     /// Whether a request now would move the session's last activity (the
     /// activity throttle has passed).
     pub(crate) fn due_for_touch(&self, session: &ServerSession) -> bool {
@@ -398,22 +417,43 @@ impl SessionManager {
     pub(crate) async fn touch_loaded(
         &self,
         key: String,
-        mut session: ServerSession,
+        session: ServerSession,
     ) -> Result<ServerSession> {
         if !self.due_for_touch(&session) {
             return Ok(session);
         }
-        session.last_activity = self.inner.clock.now();
+        let now = self.inner.clock.now();
+        self.modify(&key, |s| s.last_activity = now)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// The one way a stored session changes in place: under this process's
+    /// lock for it, re-read from the store (never the cache, so no change
+    /// made meanwhile is undone), changed by `change`, written back if it
+    /// still exists. `None` when it is gone or expired.
+    async fn modify(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut ServerSession),
+    ) -> Result<Option<ServerSession>> {
+        let _guard = self.stripe(key).lock().await;
+        let Some(record) = self.inner.store.load(key).await? else {
+            self.inner.cache.forget(key);
+            return Ok(None);
+        };
+        let mut session = Self::decode(record)?;
+        if session.is_expired(self.inner.clock.now()) {
+            return Ok(None);
+        }
+        change(&mut session);
         let updated = self
             .inner
             .store
-            .update_if_exists(&key, &self.record(&session)?)
+            .update_if_exists(key, &self.record(&session)?)
             .await;
-        self.inner.cache.forget(&key);
-        if !updated? {
-            return Err(Error::NotFound);
-        }
-        Ok(session)
+        self.inner.cache.forget(key);
+        Ok(updated?.then_some(session))
     }
 
     /// Extends the idle timeout by `seconds`, up to the maximum timeout, and
@@ -432,22 +472,14 @@ impl SessionManager {
     /// ```
     pub async fn extend(&self, id: &str, seconds: u64) -> Result<ServerSession> {
         let id = SessionId::parse(id)?;
-        let (key, mut session) = self.get_by(&id).await?.ok_or(Error::NotFound)?;
-        session.timeout_secs = session
-            .timeout_secs
-            .saturating_add(seconds)
-            .min(self.inner.config.max_timeout.as_secs());
-        session.last_activity = self.inner.clock.now();
-        let updated = self
-            .inner
-            .store
-            .update_if_exists(&key, &self.record(&session)?)
-            .await;
-        self.inner.cache.forget(&key);
-        if !updated? {
-            return Err(Error::NotFound);
-        }
-        Ok(session)
+        let max = self.inner.config.max_timeout.as_secs();
+        let now = self.inner.clock.now();
+        self.modify(&id.storage_key(), |session| {
+            session.timeout_secs = session.timeout_secs.saturating_add(seconds).min(max);
+            session.last_activity = now;
+        })
+        .await?
+        .ok_or(Error::NotFound)
     }
 
     /// Replaces the id of a session (after a privilege change), keeping its
@@ -472,7 +504,18 @@ impl SessionManager {
         metadata: Option<Value>,
     ) -> Result<(SessionId, ServerSession)> {
         let old = SessionId::parse(id)?;
-        let (key, mut session) = self.get_by(&old).await?.ok_or(Error::NotFound)?;
+        if metadata.as_ref().is_some_and(holds_nul) {
+            return Err(Error::InvalidMetadata);
+        }
+        let key = old.storage_key();
+        let _guard = self.stripe(&key).lock().await;
+        let Some(record) = self.inner.store.load(&key).await? else {
+            return Err(Error::NotFound);
+        };
+        let mut session = Self::decode(record)?;
+        if session.is_expired(self.inner.clock.now()) {
+            return Err(Error::NotFound);
+        }
         if let Some(metadata) = metadata {
             session.metadata = metadata;
         }
@@ -660,7 +703,7 @@ fn check_user_id(user_id: &str) -> Result<()> {
 }
 
 /// Whether a NUL hides anywhere in `value`'s keys or strings.
-fn holds_nul(value: &serde_json::Value) -> bool {
+pub(crate) fn holds_nul(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::String(s) => s.contains('\0'),
         serde_json::Value::Array(items) => items.iter().any(holds_nul),

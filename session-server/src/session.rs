@@ -7,7 +7,9 @@ use session_core::time::OffsetDateTime;
 /// A server-side session (never includes its id).
 ///
 /// Metadata is free-form JSON; `role` (a string) and `permissions` (an array
-/// of strings) drive the role and permission checks.
+/// of strings) drive the role and permission checks. Handlers' own values
+/// live apart from it, in [`data`](Self::data), so writing one can never
+/// grant a role.
 ///
 /// ```
 /// # use session_server::ServerSession;
@@ -33,9 +35,15 @@ pub struct ServerSession {
     /// The hard end of its life, whatever the activity.
     #[serde(with = "time::serde::rfc3339")]
     pub absolute_expires_at: OffsetDateTime,
-    /// Role, permissions, preferences, custom data.
+    /// Role, permissions and other facts fixed when the session was made
+    /// (changed only by creating it or cycling its id).
     #[serde(default)]
     pub metadata: Value,
+    /// What handlers keep in the session through
+    /// [`SessionHandle`](crate::SessionHandle): a cart, a flash message,
+    /// the last page. Never shown by the REST endpoints.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub data: serde_json::Map<String, Value>,
 }
 
 use session_core::time;
@@ -62,6 +70,7 @@ impl ServerSession {
             timeout_secs,
             absolute_expires_at,
             metadata,
+            data: serde_json::Map::new(),
         }
     }
 

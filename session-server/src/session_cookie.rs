@@ -56,6 +56,13 @@ pub(crate) fn issue(
     HeaderValue::from_str(&cookie.encoded().to_string()).ok()
 }
 
+/// `Set-Cookie` that makes the browser forget the session cookie.
+pub(crate) fn expire(config: &SessionConfig, name: &str) -> Option<HeaderValue> {
+    let mut cookie = base(config, name, "");
+    cookie.make_removal();
+    HeaderValue::from_str(&cookie.encoded().to_string()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +122,11 @@ mod tests {
             (Some(true), Some(true))
         );
         assert_eq!(cookie.max_age(), Some(cookie::time::Duration::hours(1)));
+
+        let gone = expire(&config, "__Secure-sid").unwrap();
+        let gone = Cookie::parse(gone.to_str().unwrap()).unwrap();
+        assert_eq!(gone.value(), "");
+        assert_eq!(gone.max_age(), Some(cookie::time::Duration::ZERO));
+        assert_eq!(gone.path(), Some("/app"));
     }
 }

@@ -199,9 +199,10 @@ fn session_server_serves_its_contract() {
     let stdout = child.stdout.take().unwrap();
     let running = Running(child);
     let mut first = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut first)
-        .unwrap();
+    let mut reader = std::io::BufReader::new(stdout);
+    reader.read_line(&mut first).unwrap();
+    // Keep reading what it prints, or its next line dies of a broken pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -280,9 +281,10 @@ fn axum_sessions_logs_in_keeps_a_cart_and_logs_out() {
     let stdout = child.stdout.take().unwrap();
     let _running = Running(child);
     let mut first = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut first)
-        .unwrap();
+    let mut reader = std::io::BufReader::new(stdout);
+    reader.read_line(&mut first).unwrap();
+    // Keep reading what it prints, or its next line dies of a broken pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))

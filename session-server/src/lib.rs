@@ -70,6 +70,7 @@ mod manager;
 mod routes;
 mod session;
 mod session_cookie;
+mod user_lock;
 
 pub use authorize_create::{AuthorizeCreate, CreateRequest};
 pub use config::{SameSite, SessionConfig, SessionConfigBuilder};

@@ -15,6 +15,7 @@ use crate::config::SessionConfig;
 use crate::error::{Error, Result};
 use crate::id::SessionId;
 use crate::session::ServerSession;
+use crate::user_lock::UserLock;
 
 /// Number of lock stripes serializing per-user creates.
 const STRIPES: usize = 64;
@@ -250,7 +251,27 @@ impl SessionManager {
                 max,
             });
         }
+        // One create per user at a time: in this process by a lock stripe,
+        // across processes by a lock record in the store.
         let _guard = self.stripe(user_id).lock().await;
+        let lock = UserLock::acquire(&self.inner.store, &self.inner.clock, user_id).await?;
+        let created = self.create_locked(user_id, timeout, metadata).await;
+        let released = lock.release(&self.inner.store).await;
+        let created = created?;
+        if let Err(error) = released {
+            tracing::warn!(target: "session_server", error = %error, "releasing a creation lock failed; it expires on its own");
+        }
+        Ok(created)
+    }
+
+    /// [`create`](Self::create) with the user's creation lock held.
+    async fn create_locked(
+        &self,
+        user_id: &str,
+        timeout: u64,
+        metadata: Value,
+    ) -> Result<(SessionId, ServerSession)> {
+        let config = &self.inner.config;
         let now = self.inner.clock.now();
         let mut existing = self.inner.store.list_by_owner(user_id).await?;
         if existing.len() >= config.max_per_user {

@@ -1,20 +1,27 @@
 //! [`RedisStore`]: sessions in Redis through redis-rs's `ConnectionManager`
 //! (feature `redis`).
 //!
-//! Layout under a key prefix (default `session-kit:`):
+//! Layout under a key prefix (default `session-kit:`), written as a Redis
+//! Cluster hash tag so every key of one store lives in one hash slot:
 //!
-//! - `<prefix>r:<key>`: a hash with `data` (JSON), `exp` (milliseconds since
-//!   the epoch, or empty) and `owner`; it carries a Redis expiry (`PEXPIREAT`)
-//!   so the server drops it on its own;
-//! - `<prefix>o:<owner>`: the owner's index, a sorted set of keys scored by expiry;
-//! - `<prefix>all`: every key scored by expiry, for counting and sweeping.
+//! - `{<prefix>}r:<key>`: a hash with `data` (JSON), `exp` (milliseconds
+//!   since the epoch, or empty) and `owner`; it carries a Redis expiry
+//!   (`PEXPIREAT`) so the server drops it on its own;
+//! - `{<prefix>}o:<owner>`: the owner's index, a sorted set of keys scored
+//!   by expiry;
+//! - `{<prefix>}all`: every key scored by expiry, for counting and sweeping.
 //!
-//! Every write of a record and its indexes is one Lua script, so it is atomic,
-//! and "update only if it still exists" is a real conditional write. The
-//! scripts touch keys they compute, so the store is for standalone Redis (or
-//! a cluster with one hash slot per prefix), not a sharded key space.
+//! Every write of a record and its indexes is one Lua script, so it is
+//! atomic, and "update only if it still exists" is a real conditional
+//! write. Every key a script touches is passed in `KEYS` (none is built
+//! inside Lua): where a script needs a key it can only learn from the data
+//! (the owner's index of a record), the client reads it first and passes
+//! it, and the script refuses (`-1`) if the data changed meanwhile, so the
+//! client reads again. The store works on standalone Redis and on Redis
+//! Cluster alike.
 
 use std::fmt;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,20 +33,34 @@ use session_core::{SessionStore, SharedClock, StoreRecord};
 use crate::error::{Error, Result};
 use crate::record::{from_millis, to_millis};
 
+/// The scripts, hashed once (`EVALSHA`, loaded on first use).
+static SAVE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(SAVE));
+static DELETE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE));
+static DELETE_BY_OWNER_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_BY_OWNER));
+static DELETE_EXPIRED_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_EXPIRED));
+
+/// How often a script refused because the owner it was told was stale is
+/// tried again before giving up (each try reads the owner afresh).
+const OWNER_RETRIES: usize = 5;
+
+/// Records a sweep or a revocation handles per script call.
+const BATCH: usize = 500;
+
+/// KEYS: record, all, the new owner's index, the old owner's index.
+/// ARGV: key, data, exp, owner, now, mode, the old owner as the client read it.
 const SAVE: &str = r"
-local rec, all, prefix = KEYS[1], KEYS[2], ARGV[6]
-local key, data, exp, owner, now, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7]
-local live = false
+local rec, all, new_idx, old_idx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local key, data, exp, owner, now, mode, told = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local old_owner, live = '', false
 if redis.call('EXISTS', rec) == 1 then
-  local old_exp = redis.call('HGET', rec, 'exp')
-  live = (not old_exp) or old_exp == '' or tonumber(old_exp) > tonumber(now)
+  local f = redis.call('HMGET', rec, 'exp', 'owner')
+  old_owner = f[2] or ''
+  live = (not f[1]) or f[1] == '' or tonumber(f[1]) > tonumber(now)
 end
+if old_owner ~= told then return -1 end
 if mode == 'live' and not live then return 0 end
 if mode == 'absent' and live then return 0 end
-local old_owner = redis.call('HGET', rec, 'owner')
-if old_owner and old_owner ~= '' and old_owner ~= owner then
-  redis.call('ZREM', prefix .. 'o:' .. old_owner, key)
-end
+if old_owner ~= '' and old_owner ~= owner then redis.call('ZREM', old_idx, key) end
 redis.call('DEL', rec)
 redis.call('HSET', rec, 'data', data, 'exp', exp, 'owner', owner)
 local score = '+inf'
@@ -48,63 +69,67 @@ if exp ~= '' then
   redis.call('PEXPIREAT', rec, exp)
 end
 redis.call('ZADD', all, score, key)
-if owner ~= '' then redis.call('ZADD', prefix .. 'o:' .. owner, score, key) end
+if owner ~= '' then redis.call('ZADD', new_idx, score, key) end
 return 1
 ";
 
+/// KEYS: record, all, the owner's index. ARGV: key, now, the owner as read.
 const DELETE: &str = r"
-local rec, all, prefix = KEYS[1], KEYS[2], ARGV[3]
-local key, now = ARGV[1], ARGV[2]
-redis.call('ZREM', all, key)
-if redis.call('EXISTS', rec) == 0 then return 0 end
-local fields = redis.call('HMGET', rec, 'exp', 'owner')
+local rec, all, idx = KEYS[1], KEYS[2], KEYS[3]
+local key, now, told = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('EXISTS', rec) == 0 then
+  redis.call('ZREM', all, key)
+  return 0
+end
+local f = redis.call('HMGET', rec, 'exp', 'owner')
+local owner = f[2] or ''
+if owner ~= told then return -1 end
 redis.call('DEL', rec)
-if fields[2] and fields[2] ~= '' then redis.call('ZREM', prefix .. 'o:' .. fields[2], key) end
-if fields[1] and fields[1] ~= '' and tonumber(fields[1]) <= tonumber(now) then return 0 end
+redis.call('ZREM', all, key)
+if owner ~= '' then redis.call('ZREM', idx, key) end
+if f[1] and f[1] ~= '' and tonumber(f[1]) <= tonumber(now) then return 0 end
 return 1
 ";
 
-const LIST_BY_OWNER: &str = r"
-local index, prefix, owner, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local keys = redis.call('ZRANGEBYSCORE', index, '(' .. now, '+inf')
-local out = {}
-for _, key in ipairs(keys) do
-  local f = redis.call('HMGET', prefix .. 'r:' .. key, 'data', 'exp', 'owner')
-  if f[1] and f[3] == owner and (f[2] == '' or tonumber(f[2]) > tonumber(now)) then
-    table.insert(out, key); table.insert(out, f[1]); table.insert(out, f[2])
-  end
-end
-return out
-";
-
+/// KEYS: the owner's index, all, then each listed record.
+/// ARGV: owner, now, then each listed record's key.
 const DELETE_BY_OWNER: &str = r"
-local index, all, prefix, owner, now = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
-local keys = redis.call('ZRANGE', index, 0, -1)
+local idx, all = KEYS[1], KEYS[2]
+local owner, now = ARGV[1], ARGV[2]
 local live = 0
-for _, key in ipairs(keys) do
-  local rec = prefix .. 'r:' .. key
-  local f = redis.call('HMGET', rec, 'exp', 'owner')
+for i = 3, #KEYS do
+  local key = ARGV[i]
+  local f = redis.call('HMGET', KEYS[i], 'exp', 'owner')
   if f[2] == owner then
-    if f[1] == '' or tonumber(f[1]) > tonumber(now) then live = live + 1 end
-    redis.call('DEL', rec)
+    if f[1] == '' or (f[1] and tonumber(f[1]) > tonumber(now)) then live = live + 1 end
+    redis.call('DEL', KEYS[i])
     redis.call('ZREM', all, key)
   end
+  redis.call('ZREM', idx, key)
 end
-redis.call('DEL', index)
 return live
 ";
 
+/// KEYS: all, then n records, then their owners' indexes (as read).
+/// ARGV: now, n, then the n keys, then the n owners (as read).
 const DELETE_EXPIRED: &str = r"
-local all, prefix, now = KEYS[1], ARGV[1], ARGV[2]
-local keys = redis.call('ZRANGEBYSCORE', all, '-inf', now)
-for _, key in ipairs(keys) do
-  local rec = prefix .. 'r:' .. key
-  local owner = redis.call('HGET', rec, 'owner')
-  redis.call('DEL', rec)
-  redis.call('ZREM', all, key)
-  if owner and owner ~= '' then redis.call('ZREM', prefix .. 'o:' .. owner, key) end
+local all = KEYS[1]
+local now, n = ARGV[1], tonumber(ARGV[2])
+local removed = 0
+for i = 1, n do
+  local rec, idx, key, told = KEYS[1 + i], KEYS[1 + n + i], ARGV[2 + i], ARGV[2 + n + i]
+  local score = redis.call('ZSCORE', all, key)
+  if score and tonumber(score) <= tonumber(now) then
+    local owner = redis.call('HGET', rec, 'owner') or ''
+    if owner == told then
+      redis.call('DEL', rec)
+      redis.call('ZREM', all, key)
+      if owner ~= '' then redis.call('ZREM', idx, key) end
+      removed = removed + 1
+    end
+  end
 end
-return #keys
+return removed
 ";
 
 /// Sessions in Redis.
@@ -125,7 +150,23 @@ return #keys
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
+    /// The prefix as a hash tag (`{prefix}`), or the prefix itself when
+    /// it already holds one.
+    keyspace: String,
     clock: SharedClock,
+}
+
+/// `prefix` as the start of every key: wrapped in braces, so Redis Cluster
+/// hashes only it, unless it already names its own hash tag.
+fn keyspace(prefix: &str) -> String {
+    let has_tag = prefix
+        .find('{')
+        .is_some_and(|open| prefix[open + 1..].find('}').is_some_and(|len| len > 0));
+    if has_tag {
+        prefix.to_owned()
+    } else {
+        format!("{{{prefix}}}")
+    }
 }
 
 fn map_redis(error: RedisError) -> Error {
@@ -164,14 +205,18 @@ impl RedisStore {
             .get_connection_manager_with_config(config)
             .await
             .map_err(map_redis)?;
+        let prefix = "session-kit:".to_owned();
         Ok(Self {
             conn,
-            prefix: "session-kit:".to_owned(),
+            keyspace: keyspace(&prefix),
+            prefix,
             clock: SharedClock::default(),
         })
     }
 
-    /// Keeps this store's keys under `prefix` (default `session-kit:`).
+    /// Keeps this store's keys under `prefix` (default `session-kit:`),
+    /// written as a hash tag: `{app:}r:…`. A prefix holding its own hash tag
+    /// (`app:{sessions}:`) is used as it is.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), session_store::Error> {
@@ -182,6 +227,7 @@ impl RedisStore {
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self.keyspace = keyspace(&self.prefix);
         self
     }
 
@@ -223,15 +269,30 @@ impl RedisStore {
     }
 
     fn rec(&self, key: &str) -> String {
-        format!("{}r:{key}", self.prefix)
+        format!("{}r:{key}", self.keyspace)
+    }
+
+    fn index(&self, owner: &str) -> String {
+        format!("{}o:{owner}", self.keyspace)
     }
 
     fn all(&self) -> String {
-        format!("{}all", self.prefix)
+        format!("{}all", self.keyspace)
     }
 
     fn now_ms(&self) -> i64 {
         to_millis(self.clock.now())
+    }
+
+    /// The owner a stored record names now (`""` for none or no record).
+    async fn owner_of(&self, key: &str, op: &'static str) -> session_core::Result<String> {
+        let owner: Option<String> = redis::cmd("HGET")
+            .arg(self.rec(key))
+            .arg("owner")
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| map_redis(e).into_core(op))?;
+        Ok(owner.unwrap_or_default())
     }
 
     async fn write(
@@ -245,20 +306,32 @@ impl RedisStore {
             .expires_at
             .map(|t| to_millis(t).to_string())
             .unwrap_or_default();
-        let done: i64 = Script::new(SAVE)
-            .key(self.rec(key))
-            .key(self.all())
-            .arg(key)
-            .arg(record.data.to_string())
-            .arg(exp)
-            .arg(record.owner.as_deref().unwrap_or(""))
-            .arg(self.now_ms())
-            .arg(&self.prefix)
-            .arg(mode)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| map_redis(e).into_core(op))?;
-        Ok(done == 1)
+        let owner = record.owner.as_deref().unwrap_or("");
+        let data = record.data.to_string();
+        // Most writes keep the owner: guess that, and learn otherwise.
+        let mut told = owner.to_owned();
+        for _ in 0..OWNER_RETRIES {
+            let done: i64 = SAVE_SCRIPT
+                .key(self.rec(key))
+                .key(self.all())
+                .key(self.index(owner))
+                .key(self.index(&told))
+                .arg(key)
+                .arg(&data)
+                .arg(&exp)
+                .arg(owner)
+                .arg(self.now_ms())
+                .arg(mode)
+                .arg(&told)
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(|e| map_redis(e).into_core(op))?;
+            if done >= 0 {
+                return Ok(done == 1);
+            }
+            told = self.owner_of(key, op).await?;
+        }
+        Err(Error::Busy("the record kept changing during the write".into()).into_core(op))
     }
 }
 
@@ -328,55 +401,113 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, key: &str) -> session_core::Result<bool> {
-        let live: i64 = Script::new(DELETE)
-            .key(self.rec(key))
-            .key(self.all())
-            .arg(key)
-            .arg(self.now_ms())
-            .arg(&self.prefix)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| map_redis(e).into_core("delete the record"))?;
-        Ok(live == 1)
+        let op = "delete the record";
+        for _ in 0..OWNER_RETRIES {
+            let told = self.owner_of(key, op).await?;
+            let live: i64 = DELETE_SCRIPT
+                .key(self.rec(key))
+                .key(self.all())
+                .key(self.index(&told))
+                .arg(key)
+                .arg(self.now_ms())
+                .arg(&told)
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(|e| map_redis(e).into_core(op))?;
+            if live >= 0 {
+                return Ok(live == 1);
+            }
+        }
+        Err(Error::Busy("the record kept changing during the write".into()).into_core(op))
     }
 
     async fn list_by_owner(&self, owner: &str) -> session_core::Result<Vec<(String, StoreRecord)>> {
         let op = "list the owner's records";
-        let flat: Vec<String> = Script::new(LIST_BY_OWNER)
-            .key(format!("{}o:{owner}", self.prefix))
-            .arg(&self.prefix)
-            .arg(owner)
-            .arg(self.now_ms())
-            .invoke_async(&mut self.conn.clone())
+        let index = self.index(owner);
+        let now = self.now_ms();
+        let mut conn = self.conn.clone();
+        // Entries whose record expired (and Redis dropped) go first.
+        let (_, keys): (i64, Vec<String>) = redis::pipe()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(now)
+            .cmd("ZRANGEBYSCORE")
+            .arg(&index)
+            .arg(format!("({now}"))
+            .arg("+inf")
+            .query_async(&mut conn)
             .await
             .map_err(|e| map_redis(e).into_core(op))?;
-        flat.chunks_exact(3)
-            .map(|c| {
-                Ok((
-                    c[0].clone(),
-                    parse_record(&c[1], &c[2], Some(owner.to_owned()))?,
-                ))
-            })
-            .collect::<std::result::Result<_, Error>>()
-            .map_err(|e| e.into_core(op))
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.cmd("HMGET")
+                .arg(self.rec(key))
+                .arg("data")
+                .arg("exp")
+                .arg("owner");
+        }
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| map_redis(e).into_core(op))?;
+        let mut out = Vec::new();
+        for (key, (data, exp, found_owner)) in keys.into_iter().zip(rows) {
+            let (Some(data), Some(exp)) = (data, exp) else {
+                continue;
+            };
+            if found_owner.as_deref() != Some(owner) {
+                continue;
+            }
+            let record = parse_record(&data, &exp, found_owner).map_err(|e| e.into_core(op))?;
+            if !record.is_expired(self.clock.now()) {
+                out.push((key, record));
+            }
+        }
+        Ok(out)
     }
 
     async fn delete_by_owner(&self, owner: &str) -> session_core::Result<u64> {
-        let live: i64 = Script::new(DELETE_BY_OWNER)
-            .key(format!("{}o:{owner}", self.prefix))
-            .key(self.all())
-            .arg(&self.prefix)
-            .arg(owner)
-            .arg(self.now_ms())
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| map_redis(e).into_core("delete the owner's records"))?;
-        Ok(u64::try_from(live).unwrap_or(0))
+        let op = "delete the owner's records";
+        let index = self.index(owner);
+        let mut conn = self.conn.clone();
+        let mut live = 0u64;
+        // Rounds until the index is empty, so a record added meanwhile goes too.
+        for _ in 0..100 {
+            let keys: Vec<String> = redis::cmd("ZRANGE")
+                .arg(&index)
+                .arg(0)
+                .arg(BATCH as i64 - 1)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| map_redis(e).into_core(op))?;
+            if keys.is_empty() {
+                break;
+            }
+            let mut invocation = DELETE_BY_OWNER_SCRIPT.prepare_invoke();
+            invocation
+                .key(&index)
+                .key(self.all())
+                .arg(owner)
+                .arg(self.now_ms());
+            for key in &keys {
+                invocation.key(self.rec(key)).arg(key);
+            }
+            let n: i64 = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| map_redis(e).into_core(op))?;
+            live += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(live)
     }
 
     async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
         let op = "count records by owner";
-        let pattern = format!("{}o:*", self.prefix);
+        let pattern = format!("{}o:*", self.keyspace);
         let mut conn = self.conn.clone();
         let mut cursor: u64 = 0;
         let mut counts = Vec::new();
@@ -391,7 +522,7 @@ impl SessionStore for RedisStore {
                 .await
                 .map_err(|e| map_redis(e).into_core(op))?;
             for key in keys {
-                let owner = key[self.prefix.len() + 2..].to_owned();
+                let owner = key[self.keyspace.len() + 2..].to_owned();
                 let live = self.list_by_owner(&owner).await?.len() as u64;
                 if live > 0 {
                     counts.push((owner, live));
@@ -406,14 +537,52 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete_expired(&self, now: OffsetDateTime) -> session_core::Result<u64> {
-        let removed: i64 = Script::new(DELETE_EXPIRED)
-            .key(self.all())
-            .arg(&self.prefix)
-            .arg(to_millis(now))
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(|e| map_redis(e).into_core("delete expired records"))?;
-        Ok(u64::try_from(removed).unwrap_or(0))
+        let op = "delete expired records";
+        let now = to_millis(now);
+        let mut conn = self.conn.clone();
+        let mut removed = 0u64;
+        loop {
+            let keys: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+                .arg(self.all())
+                .arg("-inf")
+                .arg(now)
+                .arg("LIMIT")
+                .arg(0)
+                .arg(BATCH)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| map_redis(e).into_core(op))?;
+            if keys.is_empty() {
+                break;
+            }
+            let mut pipe = redis::pipe();
+            for key in &keys {
+                pipe.cmd("HGET").arg(self.rec(key)).arg("owner");
+            }
+            let owners: Vec<Option<String>> = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| map_redis(e).into_core(op))?;
+            let owners: Vec<String> = owners.into_iter().map(Option::unwrap_or_default).collect();
+            let mut invocation = DELETE_EXPIRED_SCRIPT.prepare_invoke();
+            invocation.key(self.all()).arg(now).arg(keys.len());
+            for key in &keys {
+                invocation.key(self.rec(key)).arg(key);
+            }
+            for owner in &owners {
+                invocation.key(self.index(owner)).arg(owner);
+            }
+            let n: i64 = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| map_redis(e).into_core(op))?;
+            if n <= 0 {
+                // Everything left changed under us; the next sweep sees it.
+                break;
+            }
+            removed += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(removed)
     }
 
     async fn count(&self) -> session_core::Result<u64> {
@@ -433,5 +602,28 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_shares_one_hash_tag() {
+        assert_eq!(keyspace("session-kit:"), "{session-kit:}");
+        assert_eq!(keyspace("app:{sessions}:"), "app:{sessions}:");
+        assert_eq!(keyspace("odd{}:"), "{odd{}:}", "an empty tag is no tag");
+    }
+
+    #[test]
+    fn scripts_only_touch_the_keys_they_are_given() {
+        // A key built inside Lua (`prefix .. 'r:' .. key`) is what Redis
+        // Cluster can't route: no script concatenates strings at all, and
+        // every redis.call names its key through KEYS or a local bound to it.
+        for script in [SAVE, DELETE, DELETE_BY_OWNER, DELETE_EXPIRED] {
+            assert!(!script.contains(".."), "{script}");
+            assert!(!script.contains("prefix"), "{script}");
+        }
     }
 }

@@ -36,6 +36,8 @@ mod redis;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_reader;
 
 pub use error::{Error, Result};
 pub use session_core::{MemoryStore, SessionStore, SharedSessionStore, StoreRecord};

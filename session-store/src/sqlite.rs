@@ -3,11 +3,14 @@
 //! Connections use WAL, `synchronous = NORMAL` and a busy timeout; times are
 //! integer milliseconds since the epoch (UTC); the owner and expiry columns
 //! are indexed. Conditional writes are single SQL statements, so a concurrent
-//! update can never bring back a deleted record.
+//! update can never bring back a deleted record. A store opened on a file
+//! loads single records through connections of its own, on the calling task
+//! (see `sqlite_reader`): the lookup is cheaper than sqlx's thread hops.
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +24,7 @@ use sqlx::sqlite::{
 use crate::error::{Error, Result};
 use crate::record::{from_millis, to_millis};
 use crate::sql::{check_table_name, count_live, map_sqlx};
+use crate::sqlite_reader::{Miss, Reader};
 
 /// The default table name.
 pub(crate) const DEFAULT_TABLE: &str = "sessions";
@@ -45,6 +49,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     table: String,
     clock: SharedClock,
+    /// The fast read path, for a database file (see [`Reader`]).
+    reader: Option<Arc<Reader>>,
 }
 
 impl SqliteStore {
@@ -85,7 +91,9 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .busy_timeout(Duration::from_secs(5));
-        Self::connect_with(options, 8, table).await
+        let mut store = Self::connect_with(options, 8, table).await?;
+        store.reader = Some(Arc::new(Reader::open(path, table)?));
+        Ok(store)
     }
 
     /// A private in-memory database (one connection), for tests.
@@ -183,6 +191,7 @@ impl SqliteStore {
             pool,
             table: table.to_owned(),
             clock: SharedClock::default(),
+            reader: None,
         })
     }
 
@@ -242,8 +251,15 @@ fn encode(record: &StoreRecord) -> (String, Option<i64>, Option<String>) {
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn load(&self, key: &str) -> session_core::Result<Option<StoreRecord>> {
-        let sql = self.sql("SELECT data, expires_at, owner FROM {t} WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)");
         let op = "load the record";
+        if let Some(reader) = &self.reader {
+            match reader.load(key, self.now_ms()) {
+                Ok(found) => return Ok(found),
+                Err(Miss::Malformed) => return Err(Error::MalformedRecord.into_core(op)),
+                Err(Miss::Fallback) => {}
+            }
+        }
+        let sql = self.sql("SELECT data, expires_at, owner FROM {t} WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(key)
             .bind(self.now_ms())

@@ -1,13 +1,15 @@
-//! The tower-sessions side of P5: the same protected route behind
-//! tower-sessions' `SessionManagerLayer`, on its `MemoryStore` or on
-//! tower-sessions-sqlx-store's SQLite store with the PRAGMAs and pool
-//! session-kit's SQLite store uses (WAL, `synchronous = NORMAL`, 5 s busy
-//! timeout, 8 connections).
+//! The tower-sessions side of P5: the same routes behind tower-sessions'
+//! `SessionManagerLayer`, on its `MemoryStore`, on tower-sessions-sqlx-store's
+//! SQLite store with the PRAGMAs and pool session-kit's SQLite store uses
+//! (WAL, `synchronous = NORMAL`, 5 s busy timeout, 8 connections), or on
+//! tower-sessions-redis-store (fred) at 127.0.0.1:6379. `/protected` reads
+//! the session; `/rw` reads one value and writes another.
 //!
-//! Usage: `tower-sessions-peer memory|sqlite [db-path]`. It signs in once
+//! Usage: `tower-sessions-peer memory|sqlite|redis [db-path]`. It signs in once
 //! through its own `/login` route, prints `READY <addr> <cookie>` and serves
 //! until killed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -34,10 +36,26 @@ async fn protected(session: Session) -> Result<String, StatusCode> {
     }
 }
 
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+async fn read_write(session: Session) -> Result<String, StatusCode> {
+    let user = match session.get::<String>("user").await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(StatusCode::UNAUTHORIZED),
+        Err(_) => return Err(StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    session
+        .insert("last", COUNTER.fetch_add(1, Ordering::Relaxed))
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    Ok(user)
+}
+
 async fn run<S: SessionStore + Clone>(store: S) {
     let router = Router::new()
         .route("/login", get(login))
         .route("/protected", get(protected))
+        .route("/rw", get(read_write))
         .layer(
             SessionManagerLayer::new(store)
                 .with_name("session")
@@ -101,7 +119,17 @@ fn main() {
                 store.migrate().await.expect("create the session table");
                 run(store).await;
             }
-            other => panic!("unknown mode {other:?}: use memory or sqlite"),
+            "redis" => {
+                use tower_sessions_redis_store::fred::prelude::{ClientLike as _, Config, Pool};
+                let config = Config::from_url("redis://127.0.0.1:6379/").expect("a Redis URL");
+                let pool = Pool::new(config, None, None, None, 2).expect("a Redis pool");
+                let _connection = pool.connect();
+                pool.wait_for_connect()
+                    .await
+                    .expect("Redis on 127.0.0.1:6379");
+                run(tower_sessions_redis_store::RedisStore::new(pool)).await;
+            }
+            other => panic!("unknown mode {other:?}: use memory, sqlite or redis"),
         }
     });
 }

@@ -9,6 +9,7 @@
 //! by default; 0 turns the cache off).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -33,7 +34,7 @@ struct State {
 }
 
 struct Entry {
-    session: ServerSession,
+    session: Arc<ServerSession>,
     /// When it was read, in Unix nanoseconds on the manager's clock.
     read_at: i128,
 }
@@ -54,7 +55,7 @@ impl SessionCache {
 
     /// A copy of the cached session for `key` if it was read less than the
     /// time to live before `now` (Unix nanoseconds).
-    pub(crate) fn get(&self, key: &str, now: i128) -> Option<ServerSession> {
+    pub(crate) fn get(&self, key: &str, now: i128) -> Option<Arc<ServerSession>> {
         if !self.is_on() {
             return None;
         }
@@ -75,7 +76,7 @@ impl SessionCache {
 
     /// Caches what a store read begun at `epoch` returned, unless something
     /// was forgotten since.
-    pub(crate) fn insert(&self, key: String, session: &ServerSession, epoch: u64, now: i128) {
+    pub(crate) fn insert(&self, key: String, session: &Arc<ServerSession>, epoch: u64, now: i128) {
         if !self.is_on() {
             return;
         }
@@ -95,7 +96,7 @@ impl SessionCache {
         state.entries.insert(
             key,
             Entry {
-                session: session.clone(),
+                session: Arc::clone(session),
                 read_at: now,
             },
         );
@@ -125,15 +126,15 @@ impl SessionCache {
 mod tests {
     use super::*;
 
-    fn session(user: &str) -> ServerSession {
+    fn session(user: &str) -> Arc<ServerSession> {
         let now = time::macros::datetime!(2030-01-01 0:00 UTC);
-        ServerSession::new(
+        Arc::new(ServerSession::new(
             user.to_owned(),
             now,
             3600,
             now + Duration::from_secs(86_400),
             serde_json::json!({}),
-        )
+        ))
     }
 
     const SECOND: i128 = 1_000_000_000;

@@ -69,7 +69,7 @@ impl Origin {
 }
 
 /// Whether `method` may change state (anything but GET, HEAD, OPTIONS, TRACE).
-fn is_unsafe(method: &Method) -> bool {
+pub(crate) fn is_unsafe(method: &Method) -> bool {
     !matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE

@@ -2,6 +2,7 @@
 //! [`RequireRole`] and [`RequirePermission`] (403).
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Json, Response};
@@ -26,12 +27,12 @@ pub(crate) fn rejection(status: StatusCode, detail: &str) -> Response {
 pub struct CurrentSession {
     /// Its id (the one the client presented).
     pub id: SessionId,
-    /// The session.
-    pub session: ServerSession,
+    /// The session (shared with the layer and the session cache).
+    pub session: Arc<ServerSession>,
 }
 
 impl CurrentSession {
-    pub(crate) fn new(id: &str, session: ServerSession) -> Self {
+    pub(crate) fn new(id: &str, session: Arc<ServerSession>) -> Self {
         Self {
             id: SessionId::parse(id).expect("validated by the lookup"),
             session,
@@ -77,7 +78,7 @@ async fn find<S: Sync>(
         return Ok(None);
     };
     match manager.get(&id).await {
-        Ok(Some(session)) => Ok(Some(CurrentSession::new(&id, session))),
+        Ok(Some(session)) => Ok(Some(CurrentSession::new(&id, Arc::new(session)))),
         Ok(None) | Err(Error::MalformedId) => Ok(None),
         Err(_) => Err(SessionRejection {
             status: StatusCode::INTERNAL_SERVER_ERROR,

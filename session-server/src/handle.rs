@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -58,7 +59,7 @@ impl DataEdits {
 #[derive(Debug, Clone)]
 enum CookieChange {
     Keep,
-    Set(SessionId, Box<ServerSession>),
+    Set(SessionId, Arc<ServerSession>),
     Expire,
 }
 
@@ -68,7 +69,7 @@ struct State {
     presented: Option<String>,
     /// Whether `current` reflects the store (the layer looked it up, or we did).
     loaded: bool,
-    current: Option<(SessionId, ServerSession)>,
+    current: Option<(SessionId, Arc<ServerSession>)>,
     edits: DataEdits,
     cookie: CookieChange,
 }
@@ -124,6 +125,9 @@ struct State {
 pub struct SessionHandle {
     manager: SessionManager,
     state: Arc<Mutex<State>>,
+    /// Set by anything that may leave work for [`finish`](Self::finish),
+    /// so a request that never changed the session skips it.
+    touched: Arc<AtomicBool>,
 }
 
 impl SessionHandle {
@@ -133,9 +137,10 @@ impl SessionHandle {
         manager: SessionManager,
         presented: Option<String>,
         loaded: bool,
-        current: Option<(SessionId, ServerSession)>,
+        current: Option<(SessionId, Arc<ServerSession>)>,
     ) -> Self {
         Self {
+            touched: Arc::new(AtomicBool::new(false)),
             manager,
             state: Arc::new(Mutex::new(State {
                 presented,
@@ -199,7 +204,7 @@ impl SessionHandle {
         let mut state = self.state.lock().await;
         self.load(&mut state).await?;
         Ok(state.current.as_ref().map(|(_, session)| {
-            let mut session = session.clone();
+            let mut session = ServerSession::clone(session);
             state.edits.apply(&mut session.data);
             session
         }))
@@ -312,6 +317,7 @@ impl SessionHandle {
         if state.current.is_none() {
             return Err(Error::NoSession);
         }
+        self.touched.store(true, Ordering::Relaxed);
         change(&mut state.edits);
         Ok(())
     }
@@ -339,10 +345,12 @@ impl SessionHandle {
         self.load(&mut state).await?;
         let (user_id, timeout, metadata) = login.into_parts();
         let (id, session) = self.manager.create(&user_id, timeout, metadata).await?;
+        self.touched.store(true, Ordering::Relaxed);
         if let Some((old, _)) = state.current.take() {
             self.manager.invalidate(old.as_str()).await?;
         }
-        state.cookie = CookieChange::Set(id.clone(), Box::new(session.clone()));
+        let session = Arc::new(session);
+        state.cookie = CookieChange::Set(id.clone(), Arc::clone(&session));
         state.current = Some((id.clone(), session));
         Ok(id)
     }
@@ -370,7 +378,9 @@ impl SessionHandle {
             return Err(Error::NoSession);
         };
         let (id, session) = self.manager.rotate(old.as_str(), metadata).await?;
-        state.cookie = CookieChange::Set(id.clone(), Box::new(session.clone()));
+        self.touched.store(true, Ordering::Relaxed);
+        let session = Arc::new(session);
+        state.cookie = CookieChange::Set(id.clone(), Arc::clone(&session));
         state.current = Some((id.clone(), session));
         Ok(id)
     }
@@ -392,6 +402,7 @@ impl SessionHandle {
         let mut state = self.state.lock().await;
         // Even a session the store can't be asked about gets its cookie
         // expired.
+        self.touched.store(true, Ordering::Relaxed);
         state.cookie = CookieChange::Expire;
         state.edits = DataEdits::default();
         self.load(&mut state).await?;
@@ -404,6 +415,9 @@ impl SessionHandle {
     /// After the handler: writes the changed values, and says which
     /// `Set-Cookie` the response needs.
     pub(crate) async fn finish(&self) -> Result<Option<HeaderValue>> {
+        if !self.touched.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let mut state = self.state.lock().await;
         let edits = std::mem::take(&mut state.edits);
         if !edits.is_empty()

@@ -82,10 +82,12 @@ impl SessionId {
     /// The store key: the hex SHA-256 of the id.
     pub(crate) fn storage_key(&self) -> String {
         let digest = Sha256::digest(self.0.as_bytes());
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut key = String::with_capacity(2 + 64);
         key.push_str("s:");
         for byte in digest {
-            key.push_str(&format!("{byte:02x}"));
+            key.push(char::from(HEX[usize::from(byte >> 4)]));
+            key.push(char::from(HEX[usize::from(byte & 0xf)]));
         }
         key
     }
@@ -134,5 +136,11 @@ mod tests {
         assert!(!key.contains(id.as_str()));
         assert_eq!(key.len(), 66);
         assert_eq!(key, SessionId::parse(id.as_str()).unwrap().storage_key());
+        // Lower-case hex of the SHA-256, as stores already hold it.
+        let hex: String = Sha256::digest(id.as_str().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(key, format!("s:{hex}"));
     }
 }

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::BoxError;
@@ -140,6 +141,7 @@ pub(crate) fn refusal<B>(manager: &SessionManager, req: &Request<B>) -> Option<R
         return Some(rejection(StatusCode::FORBIDDEN, "https is required"));
     }
     if manager.cookie_name().is_some()
+        && crate::csrf::is_unsafe(req.method())
         && presented(manager, req.headers()).is_some_and(|p| p.by_cookie)
         && crate::csrf::is_forged(
             req.method(),
@@ -252,7 +254,10 @@ where
                 Some((key, mut current))
                     if config.auto_update && manager.due_for_touch(&current.session) =>
                 {
-                    match manager.touch_loaded(key, current.session.clone()).await {
+                    match manager
+                        .touch_loaded(key, Arc::clone(&current.session))
+                        .await
+                    {
                         Ok(session) => current.session = session,
                         Err(Error::NotFound) => {
                             return Ok(rejection(StatusCode::UNAUTHORIZED, "the session ended"));

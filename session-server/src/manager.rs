@@ -70,6 +70,7 @@ struct Inner {
     cache: SessionCache,
     clock: SharedClock,
     stripes: Vec<tokio::sync::Mutex<()>>,
+    batches: Vec<Batch>,
     created: AtomicU64,
     evicted: AtomicU64,
     expired: AtomicU64,
@@ -174,6 +175,7 @@ impl SessionManager {
                 cache,
                 clock,
                 stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+                batches: (0..STRIPES).map(|_| Batch::default()).collect(),
                 created: AtomicU64::new(0),
                 evicted: AtomicU64::new(0),
                 expired: AtomicU64::new(0),
@@ -195,11 +197,8 @@ impl SessionManager {
         &self.inner.config
     }
 
-    fn stripe(&self, user: &str) -> &tokio::sync::Mutex<()> {
-        let hash = user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
-        &self.inner.stripes[(hash % STRIPES as u64) as usize]
+    fn stripe(&self, name: &str) -> &tokio::sync::Mutex<()> {
+        &self.inner.stripes[stripe_index(name)]
     }
 
     fn record(&self, session: &ServerSession) -> Result<StoreRecord> {
@@ -332,10 +331,12 @@ impl SessionManager {
     /// ```
     pub async fn get(&self, id: &str) -> Result<Option<ServerSession>> {
         let id = SessionId::parse(id)?;
-        self.get_by(&id).await.map(|found| found.map(|(_, s)| s))
+        self.get_by(&id)
+            .await
+            .map(|found| found.map(|(_, s)| Arc::unwrap_or_clone(s)))
     }
 
-    async fn get_by(&self, id: &SessionId) -> Result<Option<(String, ServerSession)>> {
+    async fn get_by(&self, id: &SessionId) -> Result<Option<(String, Arc<ServerSession>)>> {
         let key = id.storage_key();
         let read_at = self.inner.clock.unix_nanos();
         let session = match self.inner.cache.get(&key, read_at) {
@@ -345,7 +346,7 @@ impl SessionManager {
                 let Some(record) = self.inner.store.load(&key).await? else {
                     return Ok(None);
                 };
-                let session = Self::decode(record)?;
+                let session = Arc::new(Self::decode(record)?);
                 self.inner
                     .cache
                     .insert(key.clone(), &session, epoch, read_at);
@@ -378,12 +379,14 @@ impl SessionManager {
     pub async fn touch(&self, id: &str) -> Result<ServerSession> {
         let id = SessionId::parse(id)?;
         let (key, session) = self.get_by(&id).await?.ok_or(Error::NotFound)?;
-        self.touch_loaded(key, session).await
+        self.touch_loaded(key, session)
+            .await
+            .map(Arc::unwrap_or_clone)
     }
 
     /// The live session for `id` with its storage key, for the layer, which
     /// then touches what it loaded instead of loading it twice.
-    pub(crate) async fn lookup(&self, id: &str) -> Result<Option<(String, ServerSession)>> {
+    pub(crate) async fn lookup(&self, id: &str) -> Result<Option<(String, Arc<ServerSession>)>> {
         let id = SessionId::parse(id)?;
         self.get_by(&id).await
     }
@@ -416,16 +419,56 @@ impl SessionManager {
 
     /// Applies one request's value changes to the stored session `id`,
     /// through [`modify`](Self::modify): concurrent requests keep each
-    /// other's keys. Returns whether the session still existed.
+    /// other's keys, and those of one session that queue while a write is
+    /// under way go to the store together in the next. Returns whether the
+    /// session still existed.
     pub(crate) async fn write_data(
         &self,
         id: &SessionId,
         edits: &crate::handle::DataEdits,
     ) -> Result<bool> {
-        let written = self
-            .modify(&id.storage_key(), |session| edits.apply(&mut session.data))
-            .await?;
-        Ok(written.is_some())
+        let key = id.storage_key();
+        let batch = &self.inner.batches[stripe_index(&key)];
+        let (done, result) = tokio::sync::oneshot::channel();
+        batch.pending.lock().push(Queued {
+            key: key.clone(),
+            edits: edits.clone(),
+            done,
+        });
+        {
+            let _writer = batch.writer.lock().await;
+            let queued = std::mem::take(&mut *batch.pending.lock());
+            // Per session, in the order the requests queued.
+            let mut sessions: Vec<(String, Vec<Queued>)> = Vec::new();
+            for item in queued {
+                match sessions.iter_mut().find(|(k, _)| *k == item.key) {
+                    Some((_, items)) => items.push(item),
+                    None => sessions.push((item.key.clone(), vec![item])),
+                }
+            }
+            for (key, items) in sessions {
+                let written = self
+                    .modify(&key, |session| {
+                        for item in &items {
+                            item.edits.apply(&mut session.data);
+                        }
+                    })
+                    .await
+                    .map(|s| s.is_some());
+                for item in items {
+                    let _ = item.done.send(share(&written));
+                }
+            }
+        }
+        match result.await {
+            Ok(written) => written,
+            // The writer that took our changes was cancelled midway: write
+            // them ourselves (applying them twice changes nothing).
+            Err(_) => self
+                .modify(&key, |session| edits.apply(&mut session.data))
+                .await
+                .map(|s| s.is_some()),
+        }
     }
 
     /// Whether a request now would move the session's last activity (the
@@ -438,14 +481,15 @@ impl SessionManager {
     pub(crate) async fn touch_loaded(
         &self,
         key: String,
-        session: ServerSession,
-    ) -> Result<ServerSession> {
+        session: Arc<ServerSession>,
+    ) -> Result<Arc<ServerSession>> {
         if !self.due_for_touch(&session) {
             return Ok(session);
         }
         let now = self.inner.clock.now();
         self.modify(&key, |s| s.last_activity = now)
             .await?
+            .map(Arc::new)
             .ok_or(Error::NotFound)
     }
 
@@ -710,6 +754,44 @@ impl fmt::Debug for SessionManager {
             .field("store", &self.inner.store)
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// Which of the [`STRIPES`] a user id or storage key falls in.
+fn stripe_index(name: &str) -> usize {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    (hash % STRIPES as u64) as usize
+}
+
+/// Value changes waiting to be written, per lock stripe: whoever holds the
+/// stripe's writer lock writes everything queued for a session in one
+/// read-modify-write, so a hot session's concurrent requests share writes
+/// instead of queueing one store round trip each.
+#[derive(Default)]
+struct Batch {
+    pending: parking_lot::Mutex<Vec<Queued>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+/// One request's changes and where to say how its write went.
+struct Queued {
+    key: String,
+    edits: crate::handle::DataEdits,
+    done: tokio::sync::oneshot::Sender<Result<bool>>,
+}
+
+/// `result` again, for another waiter of the same write (errors aren't
+/// `Clone`: the copy keeps the kind and whether a retry may help).
+fn share(result: &Result<bool>) -> Result<bool> {
+    match result {
+        Ok(written) => Ok(*written),
+        Err(error) => Err(Error::Store(session_core::Error::store(
+            "save the session's values",
+            error.is_retryable(),
+            std::io::Error::other("the shared write failed"),
+        ))),
     }
 }
 

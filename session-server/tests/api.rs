@@ -103,7 +103,7 @@ fn make_app(extra: &[(&str, &str)]) -> (Router, SessionManager) {
         )
         .route(
             "/admin",
-            get(|RequireRole(c, ..): RequireRole<Admin>| async move { c.session.user_id }),
+            get(|RequireRole(c, ..): RequireRole<Admin>| async move { c.session.user_id.clone() }),
         )
         .route(
             "/write",

@@ -127,7 +127,7 @@ fn app(manager: &SessionManager) -> Router {
         .route("/bye", post(logout))
         .route(
             "/me",
-            get(|RequiredSession(c): RequiredSession| async move { c.session.user_id }),
+            get(|RequiredSession(c): RequiredSession| async move { c.session.user_id.clone() }),
         )
         .route(
             "/admin",

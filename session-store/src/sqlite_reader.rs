@@ -70,6 +70,10 @@ impl Reader {
             connection
                 .pragma_update(None, "query_only", true)
                 .map_err(backend)?;
+            // Pages read through a memory map: no read() per page.
+            connection
+                .pragma_update(None, "mmap_size", 64 * 1024 * 1024)
+                .map_err(backend)?;
             connection.prepare_cached(&sql).map_err(backend)?;
             connections.push(Mutex::new(connection));
         }

@@ -20,7 +20,7 @@ use session_server::{RequiredSession, SessionConfig, SessionHandle, SessionLayer
 use tower::ServiceExt as _;
 
 async fn protected(RequiredSession(current): RequiredSession) -> String {
-    current.session.user_id
+    current.session.user_id.clone()
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);

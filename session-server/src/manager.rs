@@ -430,33 +430,51 @@ impl SessionManager {
         let key = id.storage_key();
         let batch = &self.inner.batches[stripe_index(&key)];
         let (done, result) = tokio::sync::oneshot::channel();
-        batch.pending.lock().push(Queued {
-            key: key.clone(),
-            edits: edits.clone(),
-            done,
-        });
-        {
-            let _writer = batch.writer.lock().await;
-            let queued = std::mem::take(&mut *batch.pending.lock());
-            // Per session, in the order the requests queued.
-            let mut sessions: Vec<(String, Vec<Queued>)> = Vec::new();
-            for item in queued {
-                match sessions.iter_mut().find(|(k, _)| *k == item.key) {
-                    Some((_, items)) => items.push(item),
-                    None => sessions.push((item.key.clone(), vec![item])),
+        let lead = {
+            let mut state = batch.state.lock();
+            state.pending.push(Queued {
+                key: key.clone(),
+                edits: edits.clone(),
+                done,
+            });
+            !std::mem::replace(&mut state.writing, true)
+        };
+        if lead {
+            // Write until nothing is queued; whatever queues meanwhile
+            // goes in the next write, all of one session's changes in one.
+            let mut leading = Leading {
+                batch,
+                active: true,
+            };
+            loop {
+                let queued = {
+                    let mut state = batch.state.lock();
+                    if state.pending.is_empty() {
+                        state.writing = false;
+                        leading.active = false;
+                        break;
+                    }
+                    std::mem::take(&mut state.pending)
+                };
+                let mut sessions: Vec<(String, Vec<Queued>)> = Vec::new();
+                for item in queued {
+                    match sessions.iter_mut().find(|(k, _)| *k == item.key) {
+                        Some((_, items)) => items.push(item),
+                        None => sessions.push((item.key.clone(), vec![item])),
+                    }
                 }
-            }
-            for (key, items) in sessions {
-                let written = self
-                    .modify(&key, |session| {
-                        for item in &items {
-                            item.edits.apply(&mut session.data);
-                        }
-                    })
-                    .await
-                    .map(|s| s.is_some());
-                for item in items {
-                    let _ = item.done.send(share(&written));
+                for (key, items) in sessions {
+                    let written = self
+                        .modify(&key, |session| {
+                            for item in &items {
+                                item.edits.apply(&mut session.data);
+                            }
+                        })
+                        .await
+                        .map(|s| s.is_some());
+                    for item in items {
+                        let _ = item.done.send(share(&written));
+                    }
                 }
             }
         }
@@ -765,14 +783,41 @@ fn stripe_index(name: &str) -> usize {
     (hash % STRIPES as u64) as usize
 }
 
-/// Value changes waiting to be written, per lock stripe: whoever holds the
-/// stripe's writer lock writes everything queued for a session in one
-/// read-modify-write, so a hot session's concurrent requests share writes
-/// instead of queueing one store round trip each.
+/// Value changes waiting to be written, per lock stripe. The request that
+/// finds no write under way becomes the writer and writes everything
+/// queued, a session's changes in one read-modify-write, until the queue is
+/// empty; the others only wait for their answer. A hot session's
+/// concurrent requests share writes instead of queueing one store round
+/// trip each.
 #[derive(Default)]
 struct Batch {
-    pending: parking_lot::Mutex<Vec<Queued>>,
-    writer: tokio::sync::Mutex<()>,
+    state: parking_lot::Mutex<BatchState>,
+}
+
+#[derive(Default)]
+struct BatchState {
+    pending: Vec<Queued>,
+    /// A request is writing this stripe's queue.
+    writing: bool,
+}
+
+/// While alive, its batch has a writer; dropped early (the writer's future
+/// was cancelled), it lets the next request lead and drops the queue, whose
+/// waiters then write their own changes.
+struct Leading<'a> {
+    batch: &'a Batch,
+    /// Still writing (false once the queue was found empty and handed back).
+    active: bool,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if self.active {
+            let mut state = self.batch.state.lock();
+            state.writing = false;
+            state.pending.clear();
+        }
+    }
 }
 
 /// One request's changes and where to say how its write went.

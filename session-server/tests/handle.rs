@@ -24,6 +24,9 @@ use tower::ServiceExt as _;
 struct Counting {
     inner: MemoryStore,
     writes: AtomicU64,
+    /// Updates take this many turns of the scheduler, as a store across a
+    /// network does.
+    slow: bool,
 }
 
 #[async_trait::async_trait]
@@ -49,6 +52,11 @@ impl SessionStore for Counting {
         record: &StoreRecord,
     ) -> session_core::Result<bool> {
         self.writes.fetch_add(1, Ordering::SeqCst);
+        if self.slow {
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
         self.inner.update_if_exists(key, record).await
     }
     async fn delete(&self, key: &str) -> session_core::Result<bool> {
@@ -389,4 +397,33 @@ async fn logout_expires_the_cookie_and_the_id_is_dead() {
     let (status, body, set_cookie) = send(&app, "POST", "/logout", Some("not-a-session")).await;
     assert_eq!((status.as_u16(), body.as_str()), (200, "false"));
     assert!(set_cookie.is_some());
+}
+
+#[tokio::test]
+async fn writes_queued_behind_one_in_flight_go_to_the_store_together() {
+    let store = Arc::new(Counting {
+        slow: true,
+        ..Counting::default()
+    });
+    let manager =
+        SessionManager::new(SharedSessionStore::from_arc(store.clone()), config()).unwrap();
+    let app = app(&manager);
+    let id = send(&app, "POST", "/login", None).await.1;
+    let before = store.writes.load(Ordering::SeqCst);
+    let puts: Vec<_> = (0..20)
+        .map(|i| {
+            let app = app.clone();
+            let id = id.clone();
+            tokio::spawn(
+                async move { send(&app, "POST", &format!("/put/k{i}/v{i}"), Some(&id)).await },
+            )
+        })
+        .collect();
+    for put in puts {
+        assert_eq!(put.await.unwrap().0, StatusCode::OK);
+    }
+    let writes = store.writes.load(Ordering::SeqCst) - before;
+    assert!(writes < 5, "20 requests, {writes} writes");
+    let data = manager.get(&id).await.unwrap().unwrap().data;
+    assert!((0..20).all(|i| data[&format!("k{i}")] == format!("v{i}")));
 }

@@ -343,3 +343,54 @@ fn the_readme_shows_the_axum_sessions_example_as_it_is() {
         "README's \"Sessions in your own axum app\" must be examples/axum_sessions.rs from `use axum::` on"
     );
 }
+
+#[test]
+fn session_server_logs_at_session_log_level() {
+    use std::io::BufRead as _;
+
+    // One request to a path the layer logs, at two levels.
+    let log_of = |level: &str| {
+        let dir =
+            std::env::temp_dir().join(format!("session-server-log-{level}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("stderr.log");
+        let mut child = Command::new(example("session_server"))
+            .env("SESSION_BIND", "127.0.0.1:0")
+            .env("SESSION_ADMIN_TOKEN", "example-admin")
+            .env("SESSION_DB_PATH", dir.join("sessions.db"))
+            .env("SESSION_LOG_LEVEL", level)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start the session_server example");
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let running = Running(child);
+        let mut first = String::new();
+        reader.read_line(&mut first).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .to_owned();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let response = reqwest::get(format!("{url}/public/info")).await.unwrap();
+                assert_eq!(response.status(), 200);
+            });
+        drop(running);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        text
+    };
+    let info = log_of("INFO");
+    assert!(
+        info.contains("request"),
+        "INFO shows the request line: {info}"
+    );
+    let warn = log_of("WARN");
+    assert!(!warn.contains("request"), "WARN hides it: {warn}");
+}

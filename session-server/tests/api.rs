@@ -879,6 +879,28 @@ async fn a_cross_site_request_may_not_ride_on_the_session_cookie() {
     )
     .await;
     assert_eq!(status, 200);
+    // The REST routes keep the rule without the layer.
+    let manager = SessionManager::memory(
+        SessionConfig::from_vars([("SESSION_ADMIN_TOKEN", ADMIN), ("SESSION_COOKIE", "sid")])
+            .unwrap(),
+    )
+    .unwrap();
+    let routes_alone = SessionRoutes::new(manager.clone()).into_router();
+    let (own, _) = manager.create("ada", None, json!({})).await.unwrap();
+    let (status, _, _) = call(
+        &routes_alone,
+        "DELETE",
+        &format!("/sessions/{}", own.as_str()),
+        &[
+            ("cookie", &format!("sid={}", own.as_str())),
+            ("origin", "https://evil.example"),
+            host,
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(manager.get(own.as_str()).await.unwrap().is_some());
     // An allowed origin passes.
     let (allowing, _) = make_app(&[
         ("SESSION_COOKIE", "sid"),

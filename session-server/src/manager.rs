@@ -511,6 +511,17 @@ impl SessionManager {
             .ok_or(Error::NotFound)
     }
 
+    /// The live session stored under `key`, read from the store itself
+    /// (never the cache), for a change about to be written back.
+    async fn load_fresh(&self, key: &str) -> Result<Option<ServerSession>> {
+        let Some(record) = self.inner.store.load(key).await? else {
+            self.inner.cache.forget(key);
+            return Ok(None);
+        };
+        let session = Self::decode(record)?;
+        Ok((!session.is_expired(self.inner.clock.now())).then_some(session))
+    }
+
     /// The one way a stored session changes in place: under this process's
     /// lock for it, re-read from the store (never the cache, so no change
     /// made meanwhile is undone), changed by `change`, written back if it
@@ -521,14 +532,9 @@ impl SessionManager {
         change: impl FnOnce(&mut ServerSession),
     ) -> Result<Option<ServerSession>> {
         let _guard = self.stripe(key).lock().await;
-        let Some(record) = self.inner.store.load(key).await? else {
-            self.inner.cache.forget(key);
+        let Some(mut session) = self.load_fresh(key).await? else {
             return Ok(None);
         };
-        let mut session = Self::decode(record)?;
-        if session.is_expired(self.inner.clock.now()) {
-            return Ok(None);
-        }
         change(&mut session);
         let updated = self
             .inner
@@ -592,13 +598,7 @@ impl SessionManager {
         }
         let key = old.storage_key();
         let _guard = self.stripe(&key).lock().await;
-        let Some(record) = self.inner.store.load(&key).await? else {
-            return Err(Error::NotFound);
-        };
-        let mut session = Self::decode(record)?;
-        if session.is_expired(self.inner.clock.now()) {
-            return Err(Error::NotFound);
-        }
+        let mut session = self.load_fresh(&key).await?.ok_or(Error::NotFound)?;
         if let Some(metadata) = metadata {
             session.metadata = metadata;
         }

@@ -180,156 +180,146 @@ impl Drop for Running {
     }
 }
 
-#[test]
-fn session_server_serves_its_contract() {
+/// Starts the server example `command` describes (its stdout is taken),
+/// waits for the first line it prints and returns the URL in it. The rest of
+/// its output is read on, or its next line dies of a broken pipe.
+fn serve(mut command: Command) -> (Running, String) {
     use std::io::BufRead as _;
 
-    let dir = std::env::temp_dir().join(format!("session-server-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(example("session_server"))
+    let mut child = command
         .env("SESSION_BIND", "127.0.0.1:0")
-        .env("SESSION_ADMIN_TOKEN", "example-admin")
-        .env("SESSION_DB_PATH", dir.join("sessions.db"))
-        .env_remove("SESSION_PROTECTED_PATHS")
-        .env_remove("SESSION_EXCLUDED_PATHS")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("start the session_server example");
-    let stdout = child.stdout.take().unwrap();
+        .expect("start the example");
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
     let running = Running(child);
     let mut first = String::new();
-    let mut reader = std::io::BufReader::new(stdout);
     reader.read_line(&mut first).unwrap();
-    // Keep reading what it prints, or its next line dies of a broken pipe.
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {first:?}"))
         .to_owned();
+    (running, url)
+}
 
+/// Runs `test` on a fresh single-threaded runtime.
+fn block_on<F: std::future::Future>(test: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(async {
-            let http = reqwest::Client::new();
-            let chat = format!("{url}/api/chat");
-            let status = |r: reqwest::Response| r.status().as_u16();
-            assert_eq!(status(http.get(&chat).send().await.unwrap()), 401);
-            assert_eq!(
-                status(http.get(format!("{url}/health")).send().await.unwrap()),
-                200
-            );
-            let created: serde_json::Value = http
-                .post(format!("{url}/sessions/create"))
-                .bearer_auth("example-admin")
-                .json(&serde_json::json!({
-                    "user_id": "user123",
-                    "timeout": 3600,
-                    "metadata": {"role": "admin", "permissions": ["read", "write"]}
-                }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let id = created["session_id"].as_str().expect("a session id");
-            let answer: serde_json::Value = http
-                .get(&chat)
+        .block_on(test)
+}
+
+#[test]
+fn session_server_serves_its_contract() {
+    let dir = std::env::temp_dir().join(format!("session-server-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut command = Command::new(example("session_server"));
+    command
+        .env("SESSION_ADMIN_TOKEN", "example-admin")
+        .env("SESSION_DB_PATH", dir.join("sessions.db"))
+        .env_remove("SESSION_PROTECTED_PATHS")
+        .env_remove("SESSION_EXCLUDED_PATHS")
+        .stderr(std::process::Stdio::null());
+    let (running, url) = serve(command);
+    block_on(async {
+        let http = reqwest::Client::new();
+        let chat = format!("{url}/api/chat");
+        let status = |r: reqwest::Response| r.status().as_u16();
+        assert_eq!(status(http.get(&chat).send().await.unwrap()), 401);
+        assert_eq!(
+            status(http.get(format!("{url}/health")).send().await.unwrap()),
+            200
+        );
+        let created: serde_json::Value = http
+            .post(format!("{url}/sessions/create"))
+            .bearer_auth("example-admin")
+            .json(&serde_json::json!({
+                "user_id": "user123",
+                "timeout": 3600,
+                "metadata": {"role": "admin", "permissions": ["read", "write"]}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["session_id"].as_str().expect("a session id");
+        let answer: serde_json::Value = http
+            .get(&chat)
+            .header("X-Session-ID", id)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["response"], "Hello user123!");
+        for path in ["/admin", "/write", "/public/info"] {
+            let response = http
+                .get(format!("{url}{path}"))
                 .header("X-Session-ID", id)
                 .send()
                 .await
-                .unwrap()
-                .json()
-                .await
                 .unwrap();
-            assert_eq!(answer["response"], "Hello user123!");
-            for path in ["/admin", "/write", "/public/info"] {
-                let response = http
-                    .get(format!("{url}{path}"))
-                    .header("X-Session-ID", id)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(status(response), 200, "{path}");
-            }
-            let developer = http
-                .get(format!("{url}/developer"))
-                .header("X-Session-ID", id)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(status(developer), 403, "an admin is not a developer");
-        });
+            assert_eq!(status(response), 200, "{path}");
+        }
+        let developer = http
+            .get(format!("{url}/developer"))
+            .header("X-Session-ID", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(developer), 403, "an admin is not a developer");
+    });
     drop(running);
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn axum_sessions_logs_in_keeps_a_cart_and_logs_out() {
-    use std::io::BufRead as _;
-
-    let mut child = Command::new(example("axum_sessions"))
-        .env("SESSION_BIND", "127.0.0.1:0")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start the axum_sessions example");
-    let stdout = child.stdout.take().unwrap();
-    let _running = Running(child);
-    let mut first = String::new();
-    let mut reader = std::io::BufReader::new(stdout);
-    reader.read_line(&mut first).unwrap();
-    // Keep reading what it prints, or its next line dies of a broken pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_owned();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let http = reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .unwrap();
-            let post = |path: &str| http.post(format!("{url}{path}")).send();
-            let text = |r: reqwest::Response| async move {
-                (r.status().as_u16(), r.text().await.unwrap())
-            };
-            assert_eq!(
-                text(post("/cart").await.unwrap()).await.0,
-                401,
-                "no session yet"
-            );
-            assert_eq!(
-                text(post("/login").await.unwrap()).await,
-                (200, "welcome".into())
-            );
-            assert_eq!(
-                text(post("/cart").await.unwrap()).await,
-                (200, "1 items".into())
-            );
-            assert_eq!(
-                text(post("/cart").await.unwrap()).await,
-                (200, "2 items".into())
-            );
-            assert_eq!(
-                text(post("/logout").await.unwrap()).await,
-                (200, "bye".into())
-            );
-            assert_eq!(
-                text(post("/cart").await.unwrap()).await.0,
-                401,
-                "the cookie is gone"
-            );
-        });
+    let mut command = Command::new(example("axum_sessions"));
+    command.stderr(std::process::Stdio::null());
+    let (_running, url) = serve(command);
+    block_on(async {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let post = |path: &str| http.post(format!("{url}{path}")).send();
+        let text =
+            |r: reqwest::Response| async move { (r.status().as_u16(), r.text().await.unwrap()) };
+        assert_eq!(
+            text(post("/cart").await.unwrap()).await.0,
+            401,
+            "no session yet"
+        );
+        assert_eq!(
+            text(post("/login").await.unwrap()).await,
+            (200, "welcome".into())
+        );
+        assert_eq!(
+            text(post("/cart").await.unwrap()).await,
+            (200, "1 items".into())
+        );
+        assert_eq!(
+            text(post("/cart").await.unwrap()).await,
+            (200, "2 items".into())
+        );
+        assert_eq!(
+            text(post("/logout").await.unwrap()).await,
+            (200, "bye".into())
+        );
+        assert_eq!(
+            text(post("/cart").await.unwrap()).await.0,
+            401,
+            "the cookie is gone"
+        );
+    });
 }
 
 #[test]
@@ -346,41 +336,23 @@ fn the_readme_shows_the_axum_sessions_example_as_it_is() {
 
 #[test]
 fn session_server_logs_at_session_log_level() {
-    use std::io::BufRead as _;
-
     // One request to a path the layer logs, at two levels.
     let log_of = |level: &str| {
         let dir =
             std::env::temp_dir().join(format!("session-server-log-{level}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("stderr.log");
-        let mut child = Command::new(example("session_server"))
-            .env("SESSION_BIND", "127.0.0.1:0")
+        let mut command = Command::new(example("session_server"));
+        command
             .env("SESSION_ADMIN_TOKEN", "example-admin")
             .env("SESSION_DB_PATH", dir.join("sessions.db"))
             .env("SESSION_LOG_LEVEL", level)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start the session_server example");
-        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-        let running = Running(child);
-        let mut first = String::new();
-        reader.read_line(&mut first).unwrap();
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {first:?}"))
-            .to_owned();
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let response = reqwest::get(format!("{url}/public/info")).await.unwrap();
-                assert_eq!(response.status(), 200);
-            });
+            .stderr(std::fs::File::create(&log).unwrap());
+        let (running, url) = serve(command);
+        block_on(async {
+            let response = reqwest::get(format!("{url}/public/info")).await.unwrap();
+            assert_eq!(response.status(), 200);
+        });
         drop(running);
         let text = std::fs::read_to_string(&log).unwrap();
         let _ = std::fs::remove_dir_all(&dir);

@@ -10,7 +10,8 @@
 //! - `tests/leaks.rs` — every tracing event and `log` record captured while
 //!   the client, the stores and the server run; no secret may appear;
 //! - `tests/corpus.rs` — the fuzz corpus (`fuzz/corpus/`) replayed through
-//!   the same entry points the fuzz targets drive.
+//!   [`fuzz`], the functions the fuzz targets drive;
+//! - `tests/properties.rs` — property tests of round trips and invariants.
 //!
 //! `cargo xtask ci` runs them at smoke size; `SESSION_KIT_FULL=1` (what
 //! `cargo xtask suites` sets) runs them at full size.
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod chaos;
+pub mod fuzz;
 
 /// Whether the suites run at full size (`SESSION_KIT_FULL=1`).
 pub fn full_size() -> bool {

@@ -167,6 +167,39 @@ impl ProviderMetadata {
         Ok(self)
     }
 
+    /// Reads a discovery document (OpenID Connect Discovery or RFC 8414)
+    /// fetched for `issuer`; its `issuer` must equal the one asked for
+    /// (trailing slashes aside). What [`discover`](Self::discover) does with
+    /// the document it fetched.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidResponse`] when the bytes are not provider metadata
+    /// or name another issuer; the reason never quotes the document.
+    ///
+    /// ```
+    /// use session_oauth::ProviderMetadata;
+    /// let doc = br#"{"issuer": "https://id.example.com", "token_endpoint": "https://id.example.com/token"}"#;
+    /// let provider = ProviderMetadata::from_discovery_document("https://id.example.com/", doc)?;
+    /// assert_eq!(provider.token_endpoint.as_str(), "https://id.example.com/token");
+    /// assert!(ProviderMetadata::from_discovery_document("https://other.example.com", doc).is_err());
+    /// assert!(ProviderMetadata::from_discovery_document("https://id.example.com", b"{").is_err());
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn from_discovery_document(issuer: &str, document: &[u8]) -> Result<Self> {
+        let metadata: Self =
+            serde_json::from_slice(document).map_err(|_| Error::InvalidResponse {
+                reason: "the discovery document is not valid provider metadata".into(),
+            })?;
+        let found = metadata.issuer.as_deref().map(|i| i.trim_end_matches('/'));
+        if found != Some(issuer.trim_end_matches('/')) {
+            return Err(Error::InvalidResponse {
+                reason: "the discovery document names another issuer".into(),
+            });
+        }
+        Ok(metadata)
+    }
+
     /// Discovers the endpoints of `issuer`: OpenID Connect Discovery
     /// (`<issuer>/.well-known/openid-configuration`) first, then RFC 8414
     /// (`<origin>/.well-known/oauth-authorization-server<path>`). The document's
@@ -200,16 +233,11 @@ impl ProviderMetadata {
             if !response.status().is_success() {
                 continue;
             }
-            let metadata: Self = response.json().await.map_err(|_| Error::InvalidResponse {
-                reason: "the discovery document is not valid provider metadata".into(),
+            let document = response.bytes().await.map_err(|e| Error::Transport {
+                retryable: true,
+                source: Some(Box::new(session_auth::Error::from(e))),
             })?;
-            let found = metadata.issuer.as_deref().map(|i| i.trim_end_matches('/'));
-            if found != Some(trimmed) {
-                return Err(Error::InvalidResponse {
-                    reason: "the discovery document names another issuer".into(),
-                });
-            }
-            return Ok(metadata);
+            return Self::from_discovery_document(issuer, &document);
         }
         Err(Error::InvalidResponse {
             reason: "no discovery document was found for the issuer".into(),

@@ -225,6 +225,8 @@ pub(crate) fn run() -> ExitCode {
     test.args(["test", "--workspace", "--all-features"]);
     run_step(&mut steps, "tests", test);
 
+    fuzz_smoke(&mut steps);
+
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--all-features", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings");
@@ -251,6 +253,35 @@ pub(crate) fn run() -> ExitCode {
 
     bench_steps(&mut steps);
 
+    summary(&steps, started)
+}
+
+/// The fuzz targets: formatted, built with instrumentation, and each run for
+/// a few seconds over the committed corpus (which `cargo test` also replays).
+fn fuzz_smoke(steps: &mut Vec<Step>) {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--check", "--manifest-path", "fuzz/Cargo.toml"]);
+    run_step(steps, "fuzz: rustfmt", fmt);
+    if let Some(bin_dir) = crate::fuzz::build(steps, false) {
+        for target in crate::fuzz::targets() {
+            crate::fuzz::run_target(steps, &bin_dir, &target, crate::fuzz::SMOKE_SECONDS);
+        }
+    }
+}
+
+/// `cargo xtask suites`: the reliability suites at full size.
+pub(crate) fn full_suites() -> ExitCode {
+    let started = Instant::now();
+    let mut steps = Vec::new();
+    if !services::check_all() {
+        eprintln!("\nThe suites need Redis and PostgreSQL; start them and run again.");
+        return ExitCode::FAILURE;
+    }
+    let mut suites = cargo();
+    suites
+        .args(["test", "-p", "session-kit-reliability", "--", "--nocapture"])
+        .env("SESSION_KIT_FULL", "1");
+    run_step(&mut steps, "reliability suites (full size)", suites);
     summary(&steps, started)
 }
 

@@ -6,6 +6,7 @@
 
 mod bench;
 mod ci;
+mod fuzz;
 mod services;
 
 use std::process::ExitCode;
@@ -17,6 +18,11 @@ Tasks:
   ci        everything CI checks: rustfmt, clippy (-D warnings), the duplicate-crate
             check, the tests (needs Redis and PostgreSQL on 127.0.0.1), rustdoc with
             warnings denied, and the facade with no features and with each feature alone
+  fuzz [TARGET] [--seconds N] [--release]
+            build the fuzz targets with libFuzzer instrumentation (stable toolchain)
+            and run each (or TARGET) for N seconds (default 60) over fuzz/corpus
+  suites    the reliability suites at full size: chaos (1 600 requests), crash
+            (200 kills per store), leaks, corpus replay (needs Redis and PostgreSQL)
   bench     run the benchmarks P1–P7 side by side with raw reqwest, reqwest-middleware
             and tower-sessions (needs wrk) and write BENCHMARKS.md
   services  check that Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432) answer
@@ -32,6 +38,8 @@ fn main() -> ExitCode {
         }
         Some("ci") => ci::run(),
         Some("bench") => bench::run(),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("suites") => ci::full_suites(),
         Some("services") => {
             if services::check_all() {
                 ExitCode::SUCCESS

@@ -144,10 +144,89 @@ fn run_all() -> Result<PathBuf, String> {
     println!("\n--- P5: protected route under wrk");
     results.p5 = p5()?;
 
-    let report = render(&results, &machine(), &today());
+    let mut report = render(&results, &machine(), &today());
     let path = workspace_root().join("BENCHMARKS.md");
+    // The soak section comes from `cargo xtask soak`: keep it.
+    if let Some(soak) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|old| soak_section(&old).map(str::to_owned))
+    {
+        report.push('\n');
+        report.push_str(&soak);
+        report.push('\n');
+    }
     std::fs::write(&path, report).map_err(|e| format!("could not write BENCHMARKS.md: {e}"))?;
     Ok(path)
+}
+
+const SOAK_START: &str = "<!-- soak -->";
+const SOAK_END: &str = "<!-- /soak -->";
+
+/// The `<!-- soak -->` … `<!-- /soak -->` section of a report, markers included.
+fn soak_section(text: &str) -> Option<&str> {
+    let start = text.find(SOAK_START)?;
+    let end = text[start..].find(SOAK_END)? + start + SOAK_END.len();
+    Some(&text[start..end])
+}
+
+/// `cargo xtask soak`: ≥ 1 M requests through one `Session` with memory
+/// sampled, and 100 000 server sessions with cleanup running (release build
+/// in the bench workspace); the section it prints replaces BENCHMARKS.md's.
+pub(crate) fn soak(args: &[String]) -> ExitCode {
+    println!("--- building the soak run (release)");
+    let built = cargo_in_bench_target()
+        .args([
+            "build",
+            "--release",
+            "--manifest-path",
+            BENCH,
+            "--bin",
+            "soak",
+        ])
+        .status();
+    if !built.is_ok_and(|s| s.success()) {
+        eprintln!("the soak run did not build");
+        return ExitCode::FAILURE;
+    }
+    let db = bench_target().join("soak-sessions.db");
+    let out = Command::new(bench_target().join("release").join("soak"))
+        .args(args)
+        .arg(&db)
+        .stderr(Stdio::inherit())
+        .output();
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("could not run the soak: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    let Some(section) = soak_section(&stdout) else {
+        eprintln!("the soak printed no report");
+        return ExitCode::FAILURE;
+    };
+    if args.is_empty() {
+        let path = workspace_root().join("BENCHMARKS.md");
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let new = match soak_section(&old) {
+            Some(previous) => old.replace(previous, section),
+            None => format!("{}\n\n{section}\n", old.trim_end()),
+        };
+        if let Err(e) = std::fs::write(&path, new) {
+            eprintln!("could not write BENCHMARKS.md: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("\nBENCHMARKS.md updated (soak section).");
+    } else {
+        println!("\n(not written to BENCHMARKS.md: sizes other than the defaults)");
+    }
+    if out.status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn status(cmd: &mut Command, what: &str) -> Result<(), String> {
@@ -874,5 +953,16 @@ mod tests {
         assert!(report.contains("**missed**"));
         assert!(report.contains("- P1 (Session 0.833 × raw"));
         assert!(report.contains("P2: no criterion results"));
+    }
+
+    #[test]
+    fn finds_the_soak_section() {
+        let text = "# Benchmarks\n\n<!-- soak -->\n## Soak\nflat\n<!-- /soak -->\ntail";
+        assert_eq!(
+            soak_section(text),
+            Some("<!-- soak -->\n## Soak\nflat\n<!-- /soak -->")
+        );
+        assert_eq!(soak_section("# Benchmarks"), None);
+        assert_eq!(soak_section("<!-- soak --> never closed"), None);
     }
 }

@@ -23,6 +23,10 @@ Tasks:
             and run each (or TARGET) for N seconds (default 60) over fuzz/corpus
   suites    the reliability suites at full size: chaos (1 600 requests), crash
             (200 kills per store), leaks, corpus replay (needs Redis and PostgreSQL)
+  soak [REQUESTS] [SESSIONS]
+            load/soak run (release; not in CI): 1 000 000 requests through one Session
+            with memory sampled, 100 000 server sessions with cleanup running; writes
+            its section of BENCHMARKS.md when run with the default sizes
   bench     run the benchmarks P1–P7 side by side with raw reqwest, reqwest-middleware
             and tower-sessions (needs wrk) and write BENCHMARKS.md
   services  check that Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432) answer
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("suites") => ci::full_suites(),
+        Some("soak") => bench::soak(&args[1..]),
         Some("services") => {
             if services::check_all() {
                 ExitCode::SUCCESS

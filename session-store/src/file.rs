@@ -2,18 +2,19 @@
 //! the encrypted store.
 //!
 //! Every operation takes an exclusive advisory lock on `<file>.lock`, so
-//! processes sharing the file never interleave a read-modify-write. Writes go to a temporary file created with mode 0600,
-//! are fsynced, renamed over the old file, and the folder is fsynced: a crash
-//! leaves either the old or the new file, never a torn one.
+//! processes sharing the file never interleave a read-modify-write. Writes go
+//! to a temporary file only its owner may read (mode 0600 on Unix; see
+//! `private_files` for other platforms), are fsynced, renamed over the old
+//! file, and the folder is fsynced where the platform allows: a crash leaves
+//! either the old or the new file, never a torn one.
 //!
 //! A file that can't be decoded is moved aside to `<file>.corrupt` (or
 //! `.corrupt.N`) and reported as [`Error::Corrupted`]; it is never
 //! overwritten. A missing file is an empty store.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +25,7 @@ use session_core::time::OffsetDateTime;
 use session_core::{SessionStore, SharedClock, StoreRecord};
 
 use crate::error::{Error, Result};
+use crate::private_files;
 use crate::record::StoredRecord;
 
 /// The format version of session files.
@@ -166,20 +168,19 @@ impl BackendInner {
         F: FnOnce(&mut Document, OffsetDateTime) -> (R, bool),
     {
         if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
+            private_files::folder_builder()
                 .create(parent)
                 .map_err(|e| Error::io(parent, e))?;
         }
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&self.lock_path)
-            .map_err(|e| Error::io(&self.lock_path, e))?;
+        let lock = private_files::owner_only(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .open(&self.lock_path)
+        .map_err(|e| Error::io(&self.lock_path, e))?;
         lock.lock().map_err(|e| Error::io(&self.lock_path, e))?;
         if !self.swept.swap(true, Ordering::AcqRel) {
             self.sweep_temporary_files();
@@ -282,15 +283,13 @@ impl BackendInner {
             self.seq.fetch_add(1, Ordering::Relaxed)
         ));
         let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
+            let mut file =
+                private_files::owner_only(OpenOptions::new().write(true).create_new(true))
+                    .open(&tmp)?;
             file.write_all(&bytes)?;
             file.sync_all()?;
             fs::rename(&tmp, &self.path)?;
-            File::open(dir)?.sync_all()
+            private_files::sync_folder(dir)
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
@@ -456,6 +455,12 @@ macro_rules! file_store_impl {
 pub(crate) use file_store_impl;
 
 /// Sessions in one JSON file (feature `file`).
+///
+/// The file holds tokens in clear: only its owner may read it. On Unix it
+/// and its folder are created with modes 0600 and 0700; on Windows they
+/// inherit the access list of the folder they are in, so keep the file in a
+/// folder of the user's own (such as the one `dirs::config_dir` names), or
+/// use the encrypted store (feature `encrypted`).
 ///
 /// # Examples
 ///

@@ -30,6 +30,8 @@ mod encrypted;
 mod file;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "file")]
+mod private_files;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

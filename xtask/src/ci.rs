@@ -251,9 +251,40 @@ pub(crate) fn run() -> ExitCode {
         run_step(&mut steps, &format!("facade with `{feature}` alone"), check);
     }
 
+    windows_check(&mut steps);
+
     bench_steps(&mut steps);
 
     summary(&steps, started)
+}
+
+/// The target the portable crates are checked for (`.ci/run` installs it
+/// with rustup).
+const WINDOWS: &str = "x86_64-pc-windows-gnu";
+
+/// The crates that must build on Windows: everything without C code to
+/// cross-compile (the TLS and SQLite crates need a Windows C toolchain,
+/// which this check doesn't have). The file stores use Unix permissions
+/// only under `cfg(unix)`.
+fn windows_check(steps: &mut Vec<Step>) {
+    let mut check = cargo();
+    check
+        .args(["check", "--target", WINDOWS])
+        .args([
+            "-p",
+            "session-core",
+            "-p",
+            "session-retry",
+            "-p",
+            "session-store",
+        ])
+        .args(["--features", "session-store/file,session-store/encrypted"])
+        .env("CARGO_TARGET_DIR", workspace_root().join("target/windows"));
+    run_step(
+        steps,
+        &format!("portable crates build for {WINDOWS}"),
+        check,
+    );
 }
 
 /// The fuzz targets: formatted, built with instrumentation, and each run for

@@ -9,6 +9,42 @@ use crate::services;
 /// Crates that must appear in one version only.
 const SINGLE_VERSION: &[&str] = &["reqwest", "hyper", "http"];
 
+/// The only crates allowed in two versions: each pair is forced by our
+/// dependencies, not by a version we pick (ours unify with one side). A
+/// duplicate not listed here fails CI; one listed that no longer occurs is
+/// reported so the list stays true.
+const FORCED_DUPLICATES: &[(&str, &str)] = &[
+    (
+        "base64",
+        "jsonwebtoken 11 and oauth2 5 use 0.22, hyper-util 0.1.21 uses 0.23",
+    ),
+    (
+        "sha2",
+        "oauth2 5 and sqlx-core 0.9 use 0.10, sqlx-postgres 0.9 uses 0.11",
+    ),
+    ("digest", "follows sha2 0.10 / 0.11"),
+    ("block-buffer", "follows sha2 0.10 / 0.11"),
+    ("crypto-common", "follows sha2 0.10 / 0.11"),
+    ("cpufeatures", "follows sha2 0.10 / 0.11"),
+    ("rand", "oauth2 5 uses 0.8, sqlx-postgres 0.9 uses 0.10"),
+    ("rand_core", "follows rand 0.8 / 0.10"),
+    (
+        "getrandom",
+        "rand 0.8 (oauth2) needs 0.2; chacha20poly1305 0.11 needs 0.4",
+    ),
+    ("thiserror", "oauth2 5 is still on thiserror 1"),
+    ("thiserror-impl", "follows thiserror 1 / 2"),
+    (
+        "syn",
+        "async-trait 0.1.92 moved to syn 3; the other proc macros are on syn 2",
+    ),
+    (
+        "hashbrown",
+        "rusqlite's hashlink and indexmap pin different versions",
+    ),
+    ("untrusted", "aws-lc-rs uses 0.7, ring (rustls-webpki) 0.9"),
+];
+
 /// Dependencies point one way: each crate, with all its features and its
 /// dev-dependencies, must not pull these in.
 const LAYERING: &[(&str, &[&str])] = &[
@@ -155,6 +191,54 @@ fn check_duplicates(steps: &mut Vec<Step>) {
             dups => Err(format!("more than one version of: {}", dups.join(", "))),
         }
     });
+    run_check(steps, "no duplicate crate we could avoid", || {
+        let tree = package_list(&[
+            "--workspace",
+            "--all-features",
+            "--duplicates",
+            "--edges",
+            "normal,build",
+            "--depth",
+            "0",
+        ])?;
+        let (unexplained, stale) = unexplained_duplicates(&tree);
+        for name in &stale {
+            println!("note: {name} is no longer duplicated; drop it from FORCED_DUPLICATES");
+        }
+        if unexplained.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "duplicated, and not forced by a dependency: {} (pick the version our \
+                 dependencies use, or explain the pair in FORCED_DUPLICATES)",
+                unexplained.join(", ")
+            ))
+        }
+    });
+}
+
+/// The duplicated crates of a `cargo tree --duplicates` listing that the
+/// allow-list doesn't explain, and the allow-listed ones no longer there.
+pub(crate) fn unexplained_duplicates(tree: &str) -> (Vec<String>, Vec<String>) {
+    let mut names: Vec<String> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    let unexplained = names
+        .iter()
+        .filter(|n| !FORCED_DUPLICATES.iter().any(|(f, _)| f == n))
+        .cloned()
+        .collect();
+    let stale = FORCED_DUPLICATES
+        .iter()
+        .filter(|(f, _)| !names.iter().any(|n| n == f))
+        .map(|(f, _)| (*f).to_owned())
+        .collect();
+    (unexplained, stale)
 }
 
 fn check_layering(steps: &mut Vec<Step>) {
@@ -422,6 +506,15 @@ mod tests {
     fn spots_banned_crates() {
         let tree = "session-retry v0.1.0\naxum v0.8.9\naxum-core v0.5.6\n";
         assert_eq!(names_in(tree, &["axum", "sqlx"]), ["axum"]);
+    }
+
+    #[test]
+    fn duplicates_must_be_explained() {
+        let tree = "base64 v0.22.1\nbase64 v0.23.1\nserde v1.0.0\nserde v1.0.1\n";
+        let (unexplained, stale) = unexplained_duplicates(tree);
+        assert_eq!(unexplained, ["serde"]);
+        assert!(stale.contains(&"syn".to_owned()));
+        assert!(!stale.contains(&"base64".to_owned()));
     }
 
     #[test]

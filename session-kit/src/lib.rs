@@ -34,14 +34,15 @@
 //! |---|---|---|
 //! | `retry` | [`retry`]: the retry engine, with its reqwest integration | no |
 //! | `auth` | [`auth`]: the `Session` HTTP client, auth strategies, token refresh, and `SessionState`, the owner of a client session's data (implies `retry`) | no |
+//! | `middleware` | `auth::middleware`: the same pipeline as reqwest-middleware middleware (implies `auth`) | no |
 //! | `store` | [`store`]: the storage backends behind client and server sessions | no |
 //! | `file` | JSON file store (implies `store`) | no |
 //! | `encrypted` | encrypted file store (implies `store`) | no |
-//! | `sqlite` | SQLite store (implies `store`) | no |
+//! | `sqlite` | SQLite store, and with `server` the SQLite session server (implies `store`) | no |
 //! | `postgres` | PostgreSQL store (implies `store`) | no |
 //! | `redis` | Redis store (implies `store`) | no |
 //! | `oauth` | [`oauth`]: OAuth 2.0 and OpenID Connect flows (implies `auth`) | no |
-//! | `server` | [`server`]: server-side sessions for axum and tower (implies `store`) | no |
+//! | `server` | [`server`]: server-side sessions for axum and tower, on the memory store or any store feature added (implies `store`; add `sqlite` for the default SQLite server) | no |
 //! | `cli` | the `session-kit` command-line tool (login, token, request, status, profiles, logout, serve) | no |
 //! | `full` | all of the above | no |
 //!

@@ -59,6 +59,13 @@ const LAYERING: &[(&str, &[&str])] = &[
 /// (session-retry alone stays small: no URL or cookie crates).
 const SLIM_DEFAULTS: &[(&str, &[&str])] = &[("session-retry", &["url", "cookie_store", "idna"])];
 
+/// A facade feature alone must not build these: a memory or Redis server
+/// compiles no SQLite, a `Session` user no reqwest-middleware.
+const SLIM_FACADE: &[(&str, &[&str])] = &[
+    ("server", &["sqlx", "rusqlite", "libsqlite3-sys"]),
+    ("auth", &["reqwest-middleware"]),
+];
+
 pub(crate) struct Step {
     name: String,
     ok: bool,
@@ -252,6 +259,24 @@ fn check_layering(steps: &mut Vec<Step>) {
                 let found = names_in(&tree, banned);
                 if !found.is_empty() {
                     problems.push(format!("{krate} depends on {}", found.join(", ")));
+                }
+            }
+            for (feature, banned) in SLIM_FACADE {
+                let tree = package_list(&[
+                    "-p",
+                    "session-kit",
+                    "--no-default-features",
+                    "--features",
+                    feature,
+                    "--edges",
+                    "normal",
+                ])?;
+                let found = names_in(&tree, banned);
+                if !found.is_empty() {
+                    problems.push(format!(
+                        "the facade's `{feature}` feature alone builds {}",
+                        found.join(", ")
+                    ));
                 }
             }
             for (krate, banned) in SLIM_DEFAULTS {

@@ -45,3 +45,14 @@ pub use loopback::LoopbackRedirect;
 pub use metadata::ProviderMetadata;
 pub use provider::{Grant, OAuthTokenProvider};
 pub use token_response::RawTokenResponse;
+
+/// The secret string type of [`Grant::Password`] and
+/// [`OAuthClient::password`], re-exported so callers need no `secrecy`
+/// dependency of their own.
+///
+/// ```
+/// let password = session_oauth::SecretString::from("correct horse");
+/// let grant = session_oauth::Grant::Password { username: "ada".into(), password };
+/// assert!(!format!("{grant:?}").contains("horse"));
+/// ```
+pub use secrecy::SecretString;

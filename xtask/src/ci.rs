@@ -425,8 +425,10 @@ pub(crate) fn full_suites() -> ExitCode {
     summary(&steps, started)
 }
 
-/// The benchmark workspaces: formatted, clippy-clean, and their benches and
-/// servers compile (CI never runs them; `cargo xtask bench` does).
+/// The benchmark workspaces: formatted and clippy-clean over all their
+/// targets, which type-checks every bench and server (CI never runs them,
+/// and doesn't spend minutes on their release builds: `cargo xtask bench`
+/// and `cargo xtask soak` build what they run).
 fn bench_steps(steps: &mut Vec<Step>) {
     for (name, manifest) in crate::bench::MANIFESTS {
         let mut fmt = cargo();
@@ -445,12 +447,6 @@ fn bench_steps(steps: &mut Vec<Step>) {
         ]);
         run_step(steps, &format!("{name}: clippy"), clippy);
     }
-    let mut benches = crate::bench::cargo_in_bench_target();
-    benches.args(["bench", "--no-run", "--manifest-path", crate::bench::BENCH]);
-    run_step(steps, "benches compile", benches);
-    let mut peer = crate::bench::cargo_in_bench_target();
-    peer.args(["build", "--release", "--manifest-path", crate::bench::PEER]);
-    run_step(steps, "tower-sessions peer compiles", peer);
 }
 
 pub(crate) fn summary(steps: &[Step], started: Instant) -> ExitCode {

@@ -53,7 +53,19 @@ async fn run(store: &Path, args: &[&str]) -> Output {
 }
 
 async fn run_with_stdin(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    run_with_env(store, args, stdin, &[]).await
+}
+
+async fn run_with_env(
+    store: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
     let mut command = Command::new(binary());
+    for (name, value) in env {
+        command.env(name, value);
+    }
     command
         .arg("--store")
         .arg(store)
@@ -154,7 +166,7 @@ async fn login_through_the_loopback_listener_then_token_status_profiles() {
 async fn token_refreshes_an_expired_token_first() {
     let demo = Demo::start(3600).await;
     let store = store();
-    let out = run(
+    let out = run_with_stdin(
         &store,
         &[
             "login",
@@ -162,12 +174,12 @@ async fn token_refreshes_an_expired_token_first() {
             &demo.issuer,
             "--client-id",
             "service",
-            "--client-secret",
-            "service-secret",
+            "--client-secret-stdin",
             "--client-credentials",
             "--profile",
             "svc",
         ],
+        Some("service-secret\n"),
     )
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -205,19 +217,21 @@ async fn requests_retry_and_exit_codes_follow_the_outcome() {
     demo.fail_next(&[Failure::Unavailable, Failure::Unavailable]);
     let before = demo.api_calls();
     let url = format!("{}keyed", demo.api);
-    let out = run(
+    let out = run_with_env(
         &store,
         &[
             "request",
             "GET",
             &url,
             "--api-key",
-            "X-Api-Key=demo-api-key",
+            "X-Api-Key",
             "--retries",
             "3",
             "--backoff-factor",
             "0.01",
         ],
+        None,
+        &[("SESSION_KIT_API_KEY", "demo-api-key")],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -231,7 +245,7 @@ async fn requests_retry_and_exit_codes_follow_the_outcome() {
 
     // An HTTP error after retries: 1.
     demo.fail_next(&[Failure::Unavailable, Failure::Unavailable]);
-    let out = run(
+    let out = run_with_stdin(
         &store,
         &[
             "--json",
@@ -239,43 +253,53 @@ async fn requests_retry_and_exit_codes_follow_the_outcome() {
             "GET",
             &url,
             "--api-key",
-            "X-Api-Key=demo-api-key",
+            "X-Api-Key",
             "--retries",
             "1",
             "--backoff-factor",
             "0.01",
         ],
+        Some("demo-api-key\n"),
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    // One JSON document on stdout: status, attempts, headers and body.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (report["status"].as_u64(), report["attempts"].as_u64()),
         (Some(503), Some(2))
     );
-    let out = run(
+    assert!(report["headers"].is_object() && !report["body"].is_null());
+    let out = run_with_stdin(
         &store,
-        &["request", "GET", &url, "--bearer", "wrong", "--no-retry"],
+        &["request", "GET", &url, "--bearer-stdin", "--no-retry"],
+        Some("wrong\n"),
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
 
     // Bad usage: 2, with the typed error's message.
     for (args, message) in [
-        (
-            vec!["--retries", "0"],
-            "invalid retries `0`: retries must be a positive integer",
-        ),
-        (vec!["--retries", "3.5"], "invalid retries `3.5`"),
+        (vec!["--retries", "0"], "use --no-retry"),
+        (vec!["--retries", "-1"], "a whole number of retries"),
+        (vec!["--retries", "3.5"], "a whole number of retries"),
         (
             vec!["--backoff-factor", "-1"],
-            "invalid backoff factor `-1`",
+            "a number of seconds, 0 or more",
         ),
+        (vec!["--max-backoff", "-1"], "a number of seconds above 0"),
+        (vec!["--timeout", "0"], "a number of seconds above 0"),
         (
             vec!["--status-forcelist", "503,abc"],
-            "invalid status `abc`",
+            "`abc` is not an HTTP status",
         ),
-        (vec!["--basic", "nocolon"], "--basic must be user:password"),
+        // Secrets on the command line are refused, whatever the flag.
+        (vec!["--bearer", "t0k3n"], "visible to every user in `ps`"),
+        (vec!["--basic", "ada:pw"], "visible to every user in `ps`"),
+        (
+            vec!["--api-key", "X-Api-Key=k"],
+            "visible to every user in `ps`",
+        ),
     ] {
         let mut all = vec!["request", "GET", url.as_str()];
         all.extend(args.iter().copied());
@@ -287,15 +311,11 @@ async fn requests_retry_and_exit_codes_follow_the_outcome() {
             text(&out.stderr)
         );
     }
-    let out = run(
+    let out = run_with_env(
         &store,
-        &[
-            "request",
-            "GET",
-            "http://api.example.com/x",
-            "--bearer",
-            "t",
-        ],
+        &["request", "GET", "http://api.example.com/x"],
+        None,
+        &[("SESSION_KIT_BEARER", "t")],
     )
     .await;
     assert_eq!(
@@ -317,8 +337,7 @@ async fn the_password_is_prompted_for_never_taken_from_argv() {
             &demo.issuer,
             "--client-id",
             "service",
-            "--client-secret",
-            "service-secret",
+            "--client-secret-stdin",
             "--password",
             "demo-password",
         ],
@@ -338,24 +357,122 @@ async fn the_password_is_prompted_for_never_taken_from_argv() {
             &demo.issuer,
             "--client-id",
             "service",
-            "--client-secret",
-            "service-secret",
+            "--client-secret-stdin",
             "--password",
             "--username",
             "demo@example.com",
         ],
-        Some("demo-password\n"),
+        Some("service-secret\ndemo-password\n"),
     )
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(&store, &["token"]).await;
-    assert!(text(&out.stdout).starts_with("demo-at-"));
+    let first = text(&out.stdout).trim().to_owned();
+    assert!(first.starts_with("demo-at-"));
+
+    // A confidential client's profile keeps its secret: after expiry the
+    // refresh authenticates as `service` and works.
+    age_tokens(&store, "default", None).await;
+    let calls = demo.token_calls();
+    let out = run(&store, &["token"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_ne!(text(&out.stdout).trim(), first);
+    assert_eq!(demo.token_calls(), calls + 1);
+
+    // A dead refresh token says which login to run, and status fails.
+    age_tokens(&store, "default", Some("not-a-live-refresh-token")).await;
+    let out = run(&store, &["token"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("session-kit login --profile default"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&store, &["status"]).await;
+    assert_eq!(out.status.code(), Some(1), "not signed in: non-zero");
+}
+
+/// Moves a profile's stored token past its expiry (and replaces its
+/// refresh token, if asked): no waiting on real time.
+async fn age_tokens(store: &Path, profile: &str, refresh: Option<&str>) {
+    let file = JsonFileStore::new(store);
+    let key = format!("session:{profile}");
+    let record = file.load(&key).await.unwrap().unwrap();
+    let mut data = SessionData::from_value(record.data).unwrap();
+    let mut tokens = data.tokens.take().unwrap();
+    if let Some(refresh) = refresh {
+        tokens = tokens.with_refresh_token(refresh);
+    }
+    let past = time::OffsetDateTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    data.tokens = Some(tokens.with_expiry(Expiry::new(
+        Some(past),
+        Some(past + std::time::Duration::from_secs(60)),
+    )));
+    file.save(&key, &StoreRecord::new(data.to_value().unwrap()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn device_login_and_logout_revokes() {
     let demo = Demo::start(3600).await;
     let store = store();
+    let out = run_with_stdin(
+        &store,
+        &[
+            "login",
+            "--issuer",
+            &demo.issuer,
+            "--client-id",
+            "service",
+            "--client-secret-stdin",
+            "--device",
+        ],
+        Some("service-secret\n"),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("enter the code DEMO-"));
+    let token = text(&run(&store, &["token"]).await.stdout)
+        .trim()
+        .to_owned();
+    assert!(demo.is_live(&token));
+
+    let out = run(&store, &["--json", "logout"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["signed_out"], true);
+    assert_eq!(demo.revocations(), 2, "refresh and access tokens revoked");
+    assert!(!demo.is_live(&token));
+    let out = run(&store, &["token"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no profile"));
+}
+
+#[tokio::test]
+async fn a_scripting_contract_json_exit_codes_and_no_secret_in_argv() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+
+    // Nothing stored yet: `profiles` says so on stderr, `--json` gives [].
+    let out = run(&store, &["profiles"]).await;
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("No profiles"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&store, &["--json", "profiles"]).await;
+    assert_eq!(text(&out.stdout).trim(), "[]");
+
+    // Errors with --json: one document on stdout, with the exit code.
+    let out = run(&store, &["--json", "token", "--profile", "nope"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["exit_code"], 2);
+    assert!(error["error"].as_str().unwrap().contains("no profile"));
+
+    // A secret on the command line is refused before anything is sent.
     let out = run(
         &store,
         &[
@@ -366,22 +483,69 @@ async fn device_login_and_logout_revokes() {
             "service",
             "--client-secret",
             "service-secret",
-            "--device",
+            "--client-credentials",
         ],
     )
     .await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("enter the code DEMO-"));
-    let token = text(&run(&store, &["token"]).await.stdout)
-        .trim()
-        .to_owned();
-    assert!(demo.is_live(&token));
-
-    let out = run(&store, &["logout"]).await;
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(demo.revocations(), 2, "refresh and access tokens revoked");
-    assert!(!demo.is_live(&token));
-    let out = run(&store, &["token"]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no profile"));
+    assert!(text(&out.stderr).contains("SESSION_KIT_CLIENT_SECRET"));
+    assert!(!text(&out.stderr).contains("service-secret"));
+    assert_eq!(demo.token_calls(), 0);
+    // … and taken from the environment instead.
+    let out = run_with_env(
+        &store,
+        &[
+            "login",
+            "--issuer",
+            &demo.issuer,
+            "--client-id",
+            "service",
+            "--client-credentials",
+        ],
+        None,
+        &[("SESSION_KIT_CLIENT_SECRET", "service-secret")],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&store, &["status"]).await;
+    assert_eq!(out.status.code(), Some(0));
+
+    // Configuration errors exit 2 without contacting anyone.
+    for issuer in ["not-a-url", "http://id.example.com"] {
+        let out = run_with_env(
+            &store,
+            &[
+                "login",
+                "--issuer",
+                issuer,
+                "--client-id",
+                "x",
+                "--client-credentials",
+            ],
+            None,
+            &[("SESSION_KIT_CLIENT_SECRET", "s")],
+        )
+        .await;
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{issuer}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    // A server that accepts and never answers: --timeout ends the wait.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", stalled.local_addr().unwrap());
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run(
+            &store,
+            &["request", "GET", &url, "--timeout", "0.5", "--no-retry"],
+        ),
+    )
+    .await
+    .expect("the request gave up on its own");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    drop(stalled);
 }

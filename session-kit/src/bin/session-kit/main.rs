@@ -1,8 +1,15 @@
 //! `session-kit`: log in to an OAuth provider, print a fresh token, make
 //! authenticated requests with retries, and serve sessions — from a terminal.
 //!
-//! Exit codes: 0 success; 1 an HTTP error (after retries) or a failed
-//! operation; 2 bad usage or configuration.
+//! Exit codes: 0 success; 1 an HTTP error (after retries), a failed
+//! operation, or (`status`) a profile that isn't signed in; 2 bad usage or
+//! configuration. With `--json` every command prints exactly one JSON
+//! document on stdout, errors included (`{"error": …, "exit_code": …}`).
+//!
+//! Secrets are never taken from the command line (where `ps` shows them):
+//! they come from a prompt, from stdin (`--…-stdin`), or from the
+//! environment (`SESSION_KIT_BEARER`, `SESSION_KIT_API_KEY`,
+//! `SESSION_KIT_CLIENT_SECRET`).
 
 #![forbid(unsafe_code)]
 
@@ -17,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use session_kit::auth::{ApiKeyAuth, BasicAuth, BearerAuth, Session};
 use session_kit::oauth::{LoopbackRedirect, OAuthClient, OAuthHttp, ProviderMetadata};
-use session_kit::retry::{Error as RetryError, RetryPolicy};
+use session_kit::retry::RetryPolicy;
 use session_kit::{ExpiryPolicy, SessionData, SharedClock};
 
 use profile::{Profile, Profiles};
@@ -76,9 +83,14 @@ struct Login {
     /// Your client id.
     #[arg(long)]
     client_id: String,
-    /// Your client secret (confidential clients).
-    #[arg(long)]
+    /// Refused: a secret on the command line is visible in `ps`. Use
+    /// --client-secret-stdin or SESSION_KIT_CLIENT_SECRET.
+    #[arg(long, hide = true)]
     client_secret: Option<String>,
+    /// Read the client secret (confidential clients) from the first line of
+    /// stdin; SESSION_KIT_CLIENT_SECRET works too.
+    #[arg(long)]
+    client_secret_stdin: bool,
     /// Scopes to request (repeatable).
     #[arg(long = "scope")]
     scopes: Vec<String>,
@@ -121,29 +133,41 @@ struct Request {
     #[arg(short = 'd', long = "data")]
     data: Option<String>,
     /// Authenticate with this profile's tokens.
-    #[arg(long, conflicts_with_all = ["bearer", "basic", "api_key"])]
+    #[arg(long, conflicts_with_all = ["bearer_stdin", "basic", "api_key"])]
     profile: Option<String>,
-    /// A bearer token.
-    #[arg(long)]
+    /// Refused: a token on the command line is visible in `ps`. Use
+    /// --bearer-stdin or SESSION_KIT_BEARER.
+    #[arg(long, hide = true)]
     bearer: Option<String>,
-    /// Basic credentials `user:password`.
-    #[arg(long)]
+    /// Read a bearer token from the first line of stdin (SESSION_KIT_BEARER,
+    /// when set, is used without this flag).
+    #[arg(long, conflicts_with_all = ["basic", "api_key"])]
+    bearer_stdin: bool,
+    /// Basic auth as USER; the password is prompted for (or read from stdin).
+    #[arg(long, value_name = "USER", conflicts_with = "api_key")]
     basic: Option<String>,
-    /// An API key header, `Header=Value`.
-    #[arg(long)]
+    /// An API key sent in HEADER; the key comes from SESSION_KIT_API_KEY or
+    /// the first line of stdin.
+    #[arg(long, value_name = "HEADER")]
     api_key: Option<String>,
-    /// Retries (positive integer; default 5).
-    #[arg(long, allow_hyphen_values = true)]
-    retries: Option<String>,
-    /// Backoff factor in seconds (default 2.0).
-    #[arg(long, allow_hyphen_values = true)]
-    backoff_factor: Option<String>,
+    /// Retries after the first attempt (default 3; --no-retry sends once).
+    #[arg(long, value_name = "N", value_parser = parse_retries, allow_hyphen_values = true)]
+    retries: Option<i64>,
+    /// Backoff factor in seconds: waits of factor × 2^(n-1) (default 0.5).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, allow_hyphen_values = true)]
+    backoff_factor: Option<f64>,
     /// Statuses to retry, comma-separated (default 429,500,502,503,504).
-    #[arg(long)]
-    status_forcelist: Option<String>,
-    /// Cap on one wait, in seconds.
-    #[arg(long)]
-    max_backoff: Option<u64>,
+    #[arg(long, value_name = "LIST", value_parser = parse_statuses)]
+    status_forcelist: Option<Vec<u16>>,
+    /// Cap on one wait, in seconds (default 10).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_positive_seconds, allow_hyphen_values = true)]
+    max_backoff: Option<f64>,
+    /// Time limit for each attempt, in seconds (default 30).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_positive_seconds, allow_hyphen_values = true, default_value = "30")]
+    timeout: f64,
+    /// Time limit for the whole request, retries included, in seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_positive_seconds, allow_hyphen_values = true)]
+    deadline: Option<f64>,
     /// Send once.
     #[arg(long)]
     no_retry: bool,
@@ -181,6 +205,87 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// `--retries`: a whole number, 1 or more.
+fn parse_retries(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(0) => Err("0 retries means sending once: use --no-retry".into()),
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("a whole number of retries, 1 or more".into()),
+    }
+}
+
+/// A number of seconds, 0 or more.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
+        _ => Err("a number of seconds, 0 or more".into()),
+    }
+}
+
+/// A number of seconds above 0.
+fn parse_positive_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(s),
+        _ => Err("a number of seconds above 0".into()),
+    }
+}
+
+/// `--status-forcelist`: HTTP statuses, comma-separated.
+fn parse_statuses(text: &str) -> Result<Vec<u16>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|s| (100..=599).contains(s))
+                .ok_or_else(|| format!("`{p}` is not an HTTP status"))
+        })
+        .collect()
+}
+
+/// Refuses a secret given on the command line, naming the safe ways.
+fn refuse_argv_secret(flag: &str, instead: &str) -> Failure {
+    usage(format!(
+        "{flag} on the command line would be visible to every user in `ps`; {instead}"
+    ))
+}
+
+/// One line of stdin (the secret-reading flags), without its line end.
+fn stdin_line(what: &str) -> Result<String, Failure> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| failed(format!("could not read {what} from stdin: {e}")))?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() {
+        return Err(usage(format!("stdin held no {what}")));
+    }
+    Ok(line)
+}
+
+/// An environment variable's value, if set and not empty.
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// What to add to a failure to get a profile's token: how to sign in again
+/// (unless the provider was only unreachable).
+fn relogin_hint(name: &str, error: &session_kit::Error) -> String {
+    if error.is_retryable() {
+        format!(
+            "could not get a token for profile {name:?}: {}",
+            chain(error)
+        )
+    } else {
+        format!(
+            "profile {name:?} can no longer be refreshed ({}); sign in again: session-kit login --profile {name} …",
+            chain(error)
+        )
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -198,13 +303,19 @@ async fn main() -> ExitCode {
         Command::Request(r) => run_request(&profiles, r, cli.json).await,
         Command::Status(p) => run_status(&profiles, &p.profile, cli.json).await,
         Command::Profiles => run_profiles(&profiles, cli.json).await,
-        Command::Logout(p) => run_logout(&profiles, &p.profile).await,
+        Command::Logout(p) => run_logout(&profiles, &p.profile, cli.json).await,
         Command::Serve { bind } => run_serve(bind, cli.verbose).await,
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             eprintln!("session-kit: {}", failure.message);
+            if cli.json {
+                println!(
+                    "{}",
+                    json!({"error": failure.message, "exit_code": failure.code})
+                );
+            }
             ExitCode::from(failure.code)
         }
     }
@@ -267,20 +378,58 @@ fn open_browser(url: &str) {
     }
 }
 
+/// The issuer must be an https URL (or http to a loopback host), checked
+/// before anything is sent.
+fn check_issuer(issuer: &str) -> Result<(), Failure> {
+    let url =
+        url::Url::parse(issuer).map_err(|_| usage(format!("--issuer {issuer:?} is not a URL")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(usage(format!(
+            "--issuer must be an https URL (plain http only to a loopback host), not {issuer:?}"
+        ))),
+    }
+}
+
 async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<u8, Failure> {
+    if login.client_secret.is_some() {
+        return Err(refuse_argv_secret(
+            "--client-secret",
+            "use --client-secret-stdin or SESSION_KIT_CLIENT_SECRET",
+        ));
+    }
+    check_issuer(&login.issuer)?;
+    let client_secret = if login.client_secret_stdin {
+        Some(stdin_line("client secret")?)
+    } else {
+        env_secret("SESSION_KIT_CLIENT_SECRET")
+    };
     let http = OAuthHttp::new().map_err(usage)?;
     let metadata = ProviderMetadata::discover(&http, &login.issuer)
         .await
-        .map_err(|e| failed(chain(&e)))?;
+        .map_err(|e| match e {
+            session_kit::oauth::Error::Configuration { .. }
+            | session_kit::oauth::Error::InsecureTransport { .. } => usage(chain(&e)),
+            e => failed(chain(&e)),
+        })?;
     let mut builder =
         OAuthClient::builder(metadata.clone(), &login.client_id).scopes(login.scopes.clone());
-    if let Some(secret) = &login.client_secret {
+    if let Some(secret) = &client_secret {
         builder = builder.client_secret(secret.clone());
     }
     let client = builder.build().map_err(usage)?;
     let (grant, tokens) = if login.client_credentials {
-        if login.client_secret.is_none() {
-            return Err(usage("--client-credentials needs --client-secret"));
+        if client_secret.is_none() {
+            return Err(usage(
+                "--client-credentials needs the client secret: --client-secret-stdin or SESSION_KIT_CLIENT_SECRET",
+            ));
         }
         ("client_credentials", client.client_credentials().await)
     } else if login.password {
@@ -349,9 +498,9 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
     let tokens = tokens.map_err(|e| failed(chain(&e)))?;
     let now = SharedClock::default().now();
     let mut data = SessionData::with_tokens(tokens, now);
-    if grant == "client_credentials"
-        && let Some(secret) = &login.client_secret
-    {
+    // Whatever the grant, a confidential client needs its secret to refresh:
+    // it is kept with the session, in the same owner-only store.
+    if let Some(secret) = &client_secret {
         data.credentials
             .insert("client_secret".into(), profile::secret_credential(secret));
     }
@@ -401,7 +550,10 @@ async fn profile_or_fail(profiles: &Profiles, name: &str) -> Result<Profile, Fai
 async fn run_token(profiles: &Profiles, name: &str, json_out: bool) -> Result<u8, Failure> {
     let profile = profile_or_fail(profiles, name).await?;
     let manager = profiles.token_manager(&profile).await.map_err(usage)?;
-    let tokens = manager.token().await.map_err(|e| failed(chain(&e)))?;
+    let tokens = manager
+        .token()
+        .await
+        .map_err(|e| failed(relogin_hint(name, &e)))?;
     if json_out {
         let expires = tokens.expires_at().map(|t| t.unix_timestamp());
         println!(
@@ -414,40 +566,22 @@ async fn run_token(profiles: &Profiles, name: &str, json_out: bool) -> Result<u8
     Ok(0)
 }
 
+/// The request's retry policy: the flags over interactive defaults (3
+/// retries, waits of 0.5 s, 1 s, 2 s, at most 10 s each), so a dead
+/// endpoint is reported in seconds, not after a minute of silence.
 fn retry_policy(r: &Request) -> Result<Option<RetryPolicy>, Failure> {
     if r.no_retry {
         return Ok(None);
     }
-    let mut builder = RetryPolicy::builder();
-    if let Some(text) = &r.retries {
-        let n = text.trim().parse::<i64>().map_err(|_| {
-            usage(RetryError::InvalidRetry {
-                value: text.clone(),
-            })
-        })?;
-        builder = builder.retries(n);
+    let mut builder = RetryPolicy::builder()
+        .retries(r.retries.unwrap_or(3))
+        .backoff_factor(r.backoff_factor.unwrap_or(0.5))
+        .max_backoff(Duration::from_secs_f64(r.max_backoff.unwrap_or(10.0)));
+    if let Some(list) = &r.status_forcelist {
+        builder = builder.status_forcelist(list.iter().copied());
     }
-    if let Some(text) = &r.backoff_factor {
-        let f = text.trim().parse::<f64>().map_err(|_| {
-            usage(RetryError::InvalidBackoffFactor {
-                value: text.clone(),
-            })
-        })?;
-        builder = builder.backoff_factor(f);
-    }
-    if let Some(text) = &r.status_forcelist {
-        let mut list = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            list.push(part.parse::<u16>().map_err(|_| {
-                usage(RetryError::InvalidStatusForcelist {
-                    value: part.to_owned(),
-                })
-            })?);
-        }
-        builder = builder.status_forcelist(list);
-    }
-    if let Some(secs) = r.max_backoff {
-        builder = builder.max_backoff(Duration::from_secs(secs));
+    if let Some(deadline) = r.deadline {
+        builder = builder.deadline(Duration::from_secs_f64(deadline));
     }
     builder.build().map(Some).map_err(usage)
 }
@@ -456,7 +590,27 @@ async fn run_request(profiles: &Profiles, r: Request, json_out: bool) -> Result<
     let method = http::Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| usage("invalid HTTP method"))?;
     let policy = retry_policy(&r)?;
-    let mut builder = Session::builder().allow_insecure_http(false);
+    if r.bearer.is_some() {
+        return Err(refuse_argv_secret(
+            "--bearer",
+            "use --bearer-stdin or SESSION_KIT_BEARER",
+        ));
+    }
+    if r.basic.as_deref().is_some_and(|b| b.contains(':')) {
+        return Err(refuse_argv_secret(
+            "a password in --basic",
+            "give --basic USER and type the password when asked (or pipe it)",
+        ));
+    }
+    if r.api_key.as_deref().is_some_and(|k| k.contains('=')) {
+        return Err(refuse_argv_secret(
+            "an API key in --api-key",
+            "give --api-key HEADER and the key in SESSION_KIT_API_KEY (or pipe it)",
+        ));
+    }
+    let mut builder = Session::builder()
+        .allow_insecure_http(false)
+        .timeout(Duration::from_secs_f64(r.timeout));
     builder = match policy {
         Some(policy) => builder.retry(policy),
         None => builder.no_retry(),
@@ -464,18 +618,19 @@ async fn run_request(profiles: &Profiles, r: Request, json_out: bool) -> Result<
     if let Some(name) = &r.profile {
         let profile = profile_or_fail(profiles, name).await?;
         builder = builder.tokens(profiles.token_manager(&profile).await.map_err(usage)?);
-    } else if let Some(token) = &r.bearer {
+    } else if r.bearer_stdin {
+        builder = builder.auth(BearerAuth::new(stdin_line("bearer token")?));
+    } else if let Some(user) = &r.basic {
+        let password = read_password()?;
+        builder = builder.auth(BasicAuth::new(user, password));
+    } else if let Some(header) = &r.api_key {
+        let key = match env_secret("SESSION_KIT_API_KEY") {
+            Some(key) => key,
+            None => stdin_line("API key")?,
+        };
+        builder = builder.auth(ApiKeyAuth::header(header.trim(), key));
+    } else if let Some(token) = env_secret("SESSION_KIT_BEARER") {
         builder = builder.auth(BearerAuth::new(token));
-    } else if let Some(basic) = &r.basic {
-        let (user, pass) = basic
-            .split_once(':')
-            .ok_or_else(|| usage("--basic must be user:password"))?;
-        builder = builder.auth(BasicAuth::new(user, pass));
-    } else if let Some(key) = &r.api_key {
-        let (name, value) = key
-            .split_once('=')
-            .ok_or_else(|| usage("--api-key must be Header=Value"))?;
-        builder = builder.auth(ApiKeyAuth::header(name.trim(), value));
     }
     let session = builder.build().map_err(|e| usage(chain(&e)))?;
     let mut request = session.request(method, &r.url);
@@ -498,24 +653,52 @@ async fn run_request(profiles: &Profiles, r: Request, json_out: bool) -> Result<
         session_kit::auth::Error::InvalidUrl { .. }
         | session_kit::auth::Error::InsecureTransport { .. }
         | session_kit::auth::Error::UnusableCredential(_) => usage(chain(&e)),
+        e if r.profile.is_some()
+            && (e.is_refresh_token_dead() || e.is_invalid_credentials() || e.is_not_authenticated()) =>
+        {
+            let name = r.profile.as_deref().unwrap_or_default();
+            failed(format!(
+                "profile {name:?} can no longer be refreshed ({}); sign in again: session-kit login --profile {name} …",
+                chain(&e)
+            ))
+        }
         e => failed(chain(&e)),
     })?;
     let status = response.status();
+    let headers: serde_json::Map<String, serde_json::Value> = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                json!(String::from_utf8_lossy(value.as_bytes())),
+            )
+        })
+        .collect();
     let stats = session.stats();
     let body = response
         .bytes()
         .await
         .map_err(|e| failed(e.without_url()))?;
-    std::io::stdout()
-        .write_all(&body)
-        .map_err(|e| failed(e.to_string()))?;
     let attempts = stats.retries + 1;
     if json_out {
-        eprintln!(
+        // One document: the body as JSON when it is JSON, else as text.
+        let body = serde_json::from_slice::<serde_json::Value>(&body)
+            .unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
+        println!(
             "{}",
-            json!({"status": status.as_u16(), "attempts": attempts, "retries": stats.retries})
+            json!({
+                "status": status.as_u16(),
+                "attempts": attempts,
+                "retries": stats.retries,
+                "headers": headers,
+                "body": body,
+            })
         );
     } else {
+        std::io::stdout()
+            .write_all(&body)
+            .map_err(|e| failed(e.to_string()))?;
         eprintln!(
             "HTTP {status} · {attempts} attempt(s), {} retr{}",
             stats.retries,
@@ -545,7 +728,8 @@ async fn run_status(profiles: &Profiles, name: &str, json_out: bool) -> Result<u
     } else {
         println!("{summary}");
     }
-    Ok(0)
+    // Like `gh auth status`: scripts can test it.
+    Ok(if valid { 0 } else { 1 })
 }
 
 async fn run_profiles(profiles: &Profiles, json_out: bool) -> Result<u8, Failure> {
@@ -563,6 +747,12 @@ async fn run_profiles(profiles: &Profiles, json_out: bool) -> Result<u8, Failure
                     || d.tokens.as_ref().and_then(|t| t.refresh_token()).is_some()
             });
         rows.push((profile, valid));
+    }
+    if rows.is_empty() && !json_out {
+        eprintln!(
+            "No profiles in {}; sign in with `session-kit login`.",
+            profiles.path.display()
+        );
     }
     if json_out {
         let list: Vec<_> = rows
@@ -583,7 +773,7 @@ async fn run_profiles(profiles: &Profiles, json_out: bool) -> Result<u8, Failure
     Ok(0)
 }
 
-async fn run_logout(profiles: &Profiles, name: &str) -> Result<u8, Failure> {
+async fn run_logout(profiles: &Profiles, name: &str, json_out: bool) -> Result<u8, Failure> {
     let profile = profile_or_fail(profiles, name).await?;
     let manager = profiles.token_manager(&profile).await.map_err(usage)?;
     // Load the stored tokens, then revoke and wipe.
@@ -603,7 +793,11 @@ async fn run_logout(profiles: &Profiles, name: &str) -> Result<u8, Failure> {
     profiles.remove(name).await.map_err(|e| failed(chain(&e)))?;
     match revoked {
         Ok(()) => {
-            eprintln!("Signed out of profile {name:?}");
+            if json_out {
+                println!("{}", json!({"profile": name, "signed_out": true}));
+            } else {
+                eprintln!("Signed out of profile {name:?}");
+            }
             Ok(0)
         }
         Err(e) => Err(failed(format!(

@@ -31,7 +31,7 @@ const USER_AGENT: &str = concat!("session-kit/", env!("CARGO_PKG_VERSION"));
 ///
 /// # Defaults
 ///
-/// No base URL, no authentication, the seed's retry policy (5 retries, factor
+/// No base URL, no authentication, the default retry policy (5 retries, factor
 /// 2.0, forcelist 429/500/502/503/504), up to 10 redirects followed by the
 /// session itself, a cookie jar per session, `User-Agent: session-kit/<version>`,
 /// credentials refused over plain http except to loopback hosts.
@@ -179,7 +179,7 @@ impl SessionBuilder {
         self
     }
 
-    /// The retry policy (default: the seed's, see [`RetryPolicy`]).
+    /// The retry policy (default: [`RetryPolicy::default`]).
     ///
     /// ```
     /// let retry = session_retry::RetryPolicy::builder().retries(3).backoff_factor(1.0).build().unwrap();
@@ -361,7 +361,7 @@ impl SessionBuilder {
     }
 
     /// Keeps the session's data in `state` — shared with whatever else uses
-    /// it (a registry, the seed-style API on [`SessionState`]). Takes the
+    /// it (a registry, or your own code through [`SessionState`]'s methods). Takes the
     /// place of [`store`](Self::store).
     ///
     /// ```

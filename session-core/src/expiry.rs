@@ -10,7 +10,7 @@
 //! (issue time and expiry both known) the buffer is clamped to **a quarter** of
 //! the lifetime and the window to **half** of it. A 5-minute token is refreshed
 //! after 2½ minutes and treated as expired in its last 75 seconds; a 1-hour
-//! token keeps the seed's 15 and 5 minutes.
+//! token keeps the full 15 and 5 minutes.
 //!
 //! Something with an unknown expiry is never expired by time; it is refreshed
 //! when the server rejects it.

@@ -355,8 +355,9 @@ impl OAuthClient {
         Ok(tokens)
     }
 
-    /// Exchanges an authorization code with an explicit verifier (the seed's
-    /// `authenticate_with_code_and_verifier`).
+    /// Exchanges an authorization code with an explicit verifier, for flows
+    /// where the verifier was kept outside this process (the counterpart of
+    /// [`OAuth`](crate::OAuth)'s URL-plus-verifier step).
     ///
     /// # Errors
     ///

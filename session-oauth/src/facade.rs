@@ -1,4 +1,4 @@
-//! [`OAuth`]: the seed's method names on one small type — sign in with a
+//! [`OAuth`]: the whole OAuth life cycle on one small type — sign in with a
 //! password or client credentials, refresh, sign out, and the authorization
 //! code flow as URL-plus-verifier then code-plus-verifier.
 

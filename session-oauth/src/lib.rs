@@ -8,7 +8,7 @@
 //! - ID-token validation against the provider's JWKS ([`IdTokenVerifier`]);
 //! - discovery ([`ProviderMetadata::discover`]);
 //! - [`OAuthTokenProvider`], so a `session_auth::Session` refreshes itself,
-//!   and [`OAuth`], the seed's method names on one type.
+//!   and [`OAuth`], sign-in, refresh, sign-out and the code flow on one type.
 //!
 //! Every request to the provider goes through [`OAuthHttp`], a
 //! `session_auth::Session`: https (or a loopback host) only, no redirects

@@ -1,5 +1,5 @@
-//! [`RetryPolicy`] and its builder: every retry setting, validated, with the
-//! seed's defaults.
+//! [`RetryPolicy`] and its builder: every retry setting, validated, with
+//! urllib3-style defaults (5 retries, factor 2.0, the usual transient statuses).
 
 use std::fmt;
 use std::sync::Arc;
@@ -99,7 +99,8 @@ impl Default for Settings {
 
 #[cfg(feature = "tokio")]
 impl Default for RetryPolicy {
-    /// The seed's defaults: 5 retries, factor 2.0, forcelist 429/500/502/503/504.
+    /// 5 retries, factor 2.0 (waits of 2, 4, 8, 16, 32 s), forcelist
+    /// 429/500/502/503/504.
     fn default() -> Self {
         Self {
             inner: Arc::new(Settings::default()),

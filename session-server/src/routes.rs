@@ -1,5 +1,5 @@
 //! [`SessionRoutes`]: the nine REST endpoints for managing sessions, with the
-//! authorisation the seed leaves open closed: creating a session needs the
+//! authorisation a plain session service leaves open closed: creating a session needs the
 //! admin token or the application's [`AuthorizeCreate`] hook; a caller may
 //! read, extend or delete only its own session; listing, revoking all of a
 //! user's and stats need the admin token or an admin session.

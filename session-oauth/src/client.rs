@@ -230,6 +230,22 @@ impl OAuthClient {
         }
     }
 
+    /// The same provider, HTTP settings, scopes and clock for another
+    /// client id and secret.
+    pub(crate) fn for_client(&self, client_id: &str, client_secret: &str) -> Result<Self> {
+        let inner = &self.inner;
+        let mut builder = OAuthClient::builder(inner.metadata.clone(), client_id)
+            .client_secret(client_secret)
+            .client_auth(inner.auth)
+            .scopes(inner.scopes.clone())
+            .http(inner.http.clone())
+            .clock(inner.clock.clone());
+        if let Some(uri) = &inner.redirect_uri {
+            builder = builder.redirect_uri(uri.as_str());
+        }
+        builder.build()
+    }
+
     /// The provider's endpoints.
     ///
     /// ```no_run

@@ -176,9 +176,7 @@ impl OAuth {
         client_id: &str,
         client_secret: &str,
     ) -> Result<TokenSet> {
-        let client = OAuthClient::builder(self.client.metadata().clone(), client_id)
-            .client_secret(client_secret)
-            .build()?;
+        let client = self.client.for_client(client_id, client_secret)?;
         let tokens = client.client_credentials().await?;
         Ok(self.signed_in(client, tokens, true))
     }

@@ -31,6 +31,7 @@ mod id_token;
 mod loopback;
 mod metadata;
 mod provider;
+mod sign_in;
 mod token_response;
 
 pub use client::{

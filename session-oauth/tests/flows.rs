@@ -664,3 +664,58 @@ async fn a_token_endpoint_that_never_answers_is_a_timeout() {
         "{waited:?}"
     );
 }
+
+#[tokio::test]
+async fn a_prompting_sign_in_asks_only_when_no_stored_token_serves() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    use session_auth::{Session, SessionState, SignInCredentials, SignInProvider, TokenManager};
+
+    let (server, issuer) = AuthServer::start().await;
+    let api = support_api(&server).await;
+    let store = SharedSessionStore::new(MemoryStore::new());
+    let asked = Arc::new(AtomicUsize::new(0));
+    let session_for = |password: &'static str| {
+        let asked = asked.clone();
+        let issuer = issuer.clone();
+        let (api, store) = (api.clone(), store.clone());
+        async move {
+            let client = svc(&issuer, ClientAuth::Basic).await;
+            let provider = SignInProvider::prompting(client, move || {
+                asked.fetch_add(1, Ordering::SeqCst);
+                async move { Ok(SignInCredentials::password(USER.0, password)) }
+            });
+            let state = SessionState::builder(store, "ada").build();
+            let tokens = TokenManager::builder(provider).state(state.clone()).build();
+            Session::builder()
+                .base_url(&api)
+                .tokens(tokens)
+                .state(state)
+                .build()
+                .unwrap()
+        }
+    };
+
+    // First run: nothing stored, so the password is asked for once.
+    let first = session_for(USER.1).await;
+    assert_eq!(first.get("me").send().await.unwrap().status(), 200);
+    assert_eq!(first.get("me").send().await.unwrap().status(), 200);
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    first.close().await.unwrap();
+
+    // A later run restores the stored tokens: the prompt (whose password
+    // would now be wrong) is never called.
+    let calls = server.0.token_calls.load(Ordering::SeqCst);
+    let again = session_for("not the password").await;
+    assert_eq!(again.get("me").send().await.unwrap().status(), 200);
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "restored, not asked");
+    assert_eq!(server.0.token_calls.load(Ordering::SeqCst), calls);
+
+    // Signed out, the next sign-in asks — and a wrong password is
+    // InvalidCredentials, not a refresh failure.
+    again.sign_out().await.unwrap();
+    let err = again.sign_in().await.unwrap_err();
+    assert!(err.is_invalid_credentials(), "{err:?}");
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+}

@@ -15,6 +15,28 @@
 //! followed, connect and read timeouts by default, no URL or secret in an
 //! error.
 //!
+//! # Example
+//!
+//! A service signing in with its client credentials; the session refreshes
+//! before expiry and after a 401, and revokes on sign-out:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use session_auth::{Session, TokenManager};
+//! use session_oauth::{Grant, OAuthClient, OAuthHttp, OAuthTokenProvider, ProviderMetadata};
+//!
+//! let provider = ProviderMetadata::discover(&OAuthHttp::new()?, "https://id.example.com").await?;
+//! let client = OAuthClient::builder(provider, "reports")
+//!     .client_secret(std::env::var("REPORTS_CLIENT_SECRET")?)
+//!     .scopes(["reports:read"])
+//!     .build()?;
+//! let tokens = TokenManager::builder(OAuthTokenProvider::new(client, Grant::ClientCredentials)).build();
+//! let session = Session::builder().base_url("https://api.example.com/").tokens(tokens).build()?;
+//! println!("{}", session.get("reports/today").send().await?.text().await?);
+//! session.sign_out().await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # MSRV
 //!
 //! Rust 1.95. Raising it is a minor (not a patch) change.

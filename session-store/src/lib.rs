@@ -14,6 +14,28 @@
 //! | `PostgresStore` | `postgres` | a fleet sharing one database |
 //! | `RedisStore` | `redis` | a fleet sharing one cache |
 //!
+//! # Example
+//!
+//! Any store behind the one trait; records carry an owner and an expiry:
+//!
+//! ```
+//! # #[cfg(feature = "file")]
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use serde_json::json;
+//! use session_core::{SessionStore, SharedSessionStore, StoreRecord};
+//! use session_store::JsonFileStore;
+//!
+//! let dir = std::env::temp_dir().join(format!("session-store-doc-{}", std::process::id()));
+//! let store = SharedSessionStore::new(JsonFileStore::new(dir.join("sessions.json")));
+//! store.save("ada", &StoreRecord::new(json!({"theme": "dark"})).with_owner("ada")).await?;
+//! assert_eq!(store.load("ada").await?.unwrap().data["theme"], "dark");
+//! assert_eq!(store.list_by_owner("ada").await?.len(), 1);
+//! // Swap in SqliteStore::open(path), PostgresStore::connect(url) or
+//! // RedisStore::connect(url): the calls above stay the same.
+//! # std::fs::remove_dir_all(dir).ok();
+//! # Ok::<(), session_core::Error>(()) }).unwrap();
+//! ```
+//!
 //! # MSRV
 //!
 //! Rust 1.95. Raising it is a minor (not a patch) change.

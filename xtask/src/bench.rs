@@ -189,8 +189,10 @@ pub(crate) fn soak(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let db = bench_target().join("soak-sessions.db");
+    let requests = args.first().map_or("1000000", String::as_str);
+    let sessions = args.get(1).map_or("100000", String::as_str);
     let out = Command::new(bench_target().join("release").join("soak"))
-        .args(args)
+        .args([requests, sessions])
         .arg(&db)
         .stderr(Stdio::inherit())
         .output();

@@ -26,6 +26,8 @@ use crate::record::{from_millis, to_millis};
 use crate::sql::{check_table_name, count_live, map_sqlx};
 use crate::sqlite_reader::{Miss, Reader};
 
+/// How many expired records one write of a sweep deletes.
+const SWEEP_BATCH: i64 = 500;
 /// The default table name.
 pub(crate) const DEFAULT_TABLE: &str = "sessions";
 
@@ -392,14 +394,29 @@ impl SessionStore for SqliteStore {
             .map_err(|e| e.into_core("count records by owner"))
     }
 
+    /// Deletes in batches of [`SWEEP_BATCH`], each its own short write, so a
+    /// sweep of many expired sessions never holds SQLite's one write lock
+    /// for long: requests writing meanwhile wait for one batch, not for all.
     async fn delete_expired(&self, now: OffsetDateTime) -> session_core::Result<u64> {
-        let sql = self.sql("DELETE FROM {t} WHERE expires_at IS NOT NULL AND expires_at <= ?");
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to_millis(now))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| map_sqlx(e).into_core("delete expired records"))?;
-        Ok(done.rows_affected())
+        let sql = self.sql(
+            "DELETE FROM {t} WHERE key IN (SELECT key FROM {t} \
+             WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)",
+        );
+        let mut deleted = 0;
+        loop {
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(to_millis(now))
+                .bind(SWEEP_BATCH)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| map_sqlx(e).into_core("delete expired records"))?;
+            deleted += done.rows_affected();
+            if done.rows_affected() < SWEEP_BATCH as u64 {
+                return Ok(deleted);
+            }
+            // Let whatever waits for the write lock go first.
+            tokio::task::yield_now().await;
+        }
     }
 
     async fn count(&self) -> session_core::Result<u64> {

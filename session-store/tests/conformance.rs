@@ -261,3 +261,33 @@ async fn redis_cluster() {
     })
     .await;
 }
+
+/// A sweep larger than one delete batch removes every expired record and
+/// nothing else.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sweeps_many_expired_records_in_batches() {
+    use session_core::{SessionStore, StoreRecord};
+    let store = session_store::SqliteStore::memory().await.unwrap();
+    let now = SharedClock::default().now();
+    let soon = now + std::time::Duration::from_secs(60);
+    for i in 0..1_234 {
+        let mut record = StoreRecord::new(serde_json::json!(i));
+        record.expires_at = Some(soon);
+        store.save(&format!("old-{i}"), &record).await.unwrap();
+    }
+    for i in 0..7 {
+        store
+            .save(
+                &format!("keep-{i}"),
+                &StoreRecord::new(serde_json::json!(i)),
+            )
+            .await
+            .unwrap();
+    }
+    let later = soon + std::time::Duration::from_secs(1);
+    assert_eq!(store.delete_expired(later).await.unwrap(), 1_234);
+    assert_eq!(store.delete_expired(later).await.unwrap(), 0);
+    assert!(store.load("keep-3").await.unwrap().is_some());
+    assert!(store.load("old-600").await.unwrap().is_none());
+}

@@ -549,3 +549,62 @@ async fn a_scripting_contract_json_exit_codes_and_no_secret_in_argv() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     drop(stalled);
 }
+
+#[tokio::test]
+async fn retries_show_a_progress_line_on_a_terminal_only() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    let url = format!("{}keyed", demo.api);
+    let args = [
+        "request",
+        "GET",
+        &url,
+        "--api-key",
+        "X-Api-Key",
+        "--retries",
+        "3",
+        "--backoff-factor",
+        "0.01",
+    ];
+    // Not a terminal (a pipe): quiet.
+    demo.fail_next(&[Failure::Unavailable, Failure::Unavailable]);
+    let out = run_with_env(
+        &store,
+        &args,
+        None,
+        &[("SESSION_KIT_API_KEY", "demo-api-key")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !text(&out.stderr).contains("retry 1 in"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A terminal: `script` gives the command a pseudo-terminal.
+    demo.fail_next(&[Failure::Unavailable, Failure::Unavailable]);
+    let command = format!(
+        "{} --store {} {}",
+        binary().display(),
+        store.display(),
+        args.join(" ")
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("SESSION_KIT_API_KEY", "demo-api-key")
+            .stdin(Stdio::null())
+            .output()
+            .expect("script (util-linux) runs the command on a pseudo-terminal")
+    })
+    .await
+    .unwrap();
+    let seen = text(&out.stdout);
+    assert!(out.status.success(), "{seen}");
+    assert!(
+        seen.contains("retry 1 in 0.0 s (status 503)"),
+        "{seen}"
+    );
+    assert!(seen.contains("retry 2 in"), "{seen}");
+}

@@ -286,6 +286,54 @@ fn relogin_hint(name: &str, error: &session_kit::Error) -> String {
     }
 }
 
+/// One line on stderr per retry of `request` — on a terminal, and when
+/// `--verbose` (which shows every event) is off — so a slow endpoint is
+/// never a silent wait.
+struct RetryProgress;
+
+#[derive(Default)]
+struct RetryFields {
+    message: String,
+    retry: u64,
+    reason: String,
+    delay_ms: u64,
+}
+
+impl tracing::field::Visit for RetryFields {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        match field.name() {
+            "retry" => self.retry = value,
+            "delay_ms" => self.delay_ms = value,
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "reason" => self.reason = format!("{value:?}"),
+            _ => {}
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RetryProgress {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "session_retry" {
+            return;
+        }
+        let mut fields = RetryFields::default();
+        event.record(&mut fields);
+        if fields.message == "retrying" {
+            eprintln!(
+                "retry {} in {:.1} s ({})",
+                fields.retry,
+                fields.delay_ms as f64 / 1000.0,
+                fields.reason
+            );
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -295,6 +343,11 @@ async fn main() -> ExitCode {
             .with_target(false)
             .without_time()
             .init();
+    } else if matches!(cli.command, Command::Request(_)) && std::io::stderr().is_terminal() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let _ = tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(RetryProgress),
+        );
     }
     let profiles = Profiles::open(cli.store.clone());
     let result = match cli.command {

@@ -602,9 +602,6 @@ async fn retries_show_a_progress_line_on_a_terminal_only() {
     .unwrap();
     let seen = text(&out.stdout);
     assert!(out.status.success(), "{seen}");
-    assert!(
-        seen.contains("retry 1 in 0.0 s (status 503)"),
-        "{seen}"
-    );
+    assert!(seen.contains("retry 1 in 0.0 s (status 503)"), "{seen}");
     assert!(seen.contains("retry 2 in"), "{seen}");
 }

@@ -2,7 +2,7 @@
 //! session, `/cart` that keeps a value in it, `/logout` that ends it. The
 //! layer sets and clears the cookie and writes each request's changes once.
 //!
-//! Run with `cargo run --example axum_sessions` (listens on `SESSION_BIND`,
+//! Run with `cargo run --example axum_sessions --features server` (listens on `SESSION_BIND`,
 //! default 127.0.0.1:3000), then:
 //!
 //! ```sh

@@ -2,7 +2,7 @@
 //! session), `/public/info` (optional), `/admin` and `/developer` (roles),
 //! `/write` (permission), `/health`, and the session REST endpoints.
 //!
-//! Run with `cargo run --example session_server`. It reads the `SESSION_*`
+//! Run with `cargo run --example session_server --features server`. It reads the `SESSION_*`
 //! environment (SQLite at `SESSION_DB_PATH`, default `data/sessions.db`;
 //! protected paths `/api/chat,/developer,/tasks` and excluded paths
 //! `/docs,/health,/sessions/create` unless `SESSION_PROTECTED_PATHS` and

@@ -56,8 +56,16 @@ const LAYERING: &[(&str, &[&str])] = &[
 ];
 
 /// With default features, these crates must not build these either
-/// (session-retry alone stays small: no URL or cookie crates).
-const SLIM_DEFAULTS: &[(&str, &[&str])] = &[("session-retry", &["url", "cookie_store", "idna"])];
+/// (session-retry alone stays small: no URL or cookie crates; the examples'
+/// default is the client side only).
+const SLIM_DEFAULTS: &[(&str, &[&str])] = &[
+    ("session-retry", &["url", "cookie_store", "idna"]),
+    // `cargo run --example quickstart` on a fresh clone: client code only.
+    (
+        "session-kit-examples",
+        &["sqlx", "rusqlite", "redis", "session-server"],
+    ),
+];
 
 /// A facade feature alone must not build these: a memory or Redis server
 /// compiles no SQLite, a `Session` user no reqwest-middleware.

@@ -46,6 +46,15 @@
 //! the store and token-provider traits, and builds far fewer dependencies
 //! (what `session-retry` uses).
 //!
+//! # Features
+//!
+//! `SessionData`, the cookie jar and `Authenticate` with its request types
+//! sit behind the default `session` feature (they need URL and cookie
+//! crates). Without it the crate is the clock, the tokens, the expiry rules,
+//! the errors and the store and token-provider traits — all that
+//! `session-retry` needs. `test-util` adds a manual clock and the store
+//! conformance suite.
+//!
 //! # MSRV
 //!
 //! Rust 1.95. Raising it is a minor (not a patch) change.

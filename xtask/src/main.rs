@@ -7,6 +7,7 @@
 mod bench;
 mod ci;
 mod fuzz;
+mod readme;
 mod services;
 
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ Tasks:
             load/soak run (release; not in CI): 1 000 000 requests through one Session
             with memory sampled, 100 000 server sessions with cleanup running; writes
             its section of BENCHMARKS.md when run with the default sizes
+  readme    write each crate's README.md from its crate docs (a test keeps them equal)
   bench     run the benchmarks P1–P7 side by side with raw reqwest, reqwest-middleware
             and tower-sessions (needs wrk) and write BENCHMARKS.md
   services  check that Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432) answer
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("readme") => readme::run(),
         Some("suites") => ci::full_suites(),
         Some("soak") => bench::soak(&args[1..]),
         Some("services") => {

@@ -394,7 +394,7 @@ impl SessionStore for SqliteStore {
             .map_err(|e| e.into_core("count records by owner"))
     }
 
-    /// Deletes in batches of [`SWEEP_BATCH`], each its own short write, so a
+    /// Deletes in batches of 500, each its own short write, so a
     /// sweep of many expired sessions never holds SQLite's one write lock
     /// for long: requests writing meanwhile wait for one batch, not for all.
     async fn delete_expired(&self, now: OffsetDateTime) -> session_core::Result<u64> {

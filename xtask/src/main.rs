@@ -20,7 +20,7 @@ Tasks:
             check, the tests and the reliability suites at smoke size (needs Redis and
             PostgreSQL on 127.0.0.1), a 5 s run of every fuzz target, rustdoc with
             warnings denied, the facade with no features and with each feature alone,
-            the portable crates for Windows, and clippy over the benchmark workspaces
+            everything checked for Windows, and clippy over the benchmark workspaces
   fuzz [TARGET] [--seconds N] [--release]
             build the fuzz targets with libFuzzer instrumentation (stable toolchain)
             and run each (or TARGET) for N seconds (default 60) over fuzz/corpus

@@ -160,6 +160,7 @@ async fn login_through_the_loopback_listener_then_token_status_profiles() {
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list[0]["profile"], "web");
     assert_eq!(list[0]["valid"], true);
+    assert_eq!(list[0]["state"], "valid");
 }
 
 #[tokio::test]
@@ -390,6 +391,11 @@ async fn the_password_is_prompted_for_never_taken_from_argv() {
     );
     let out = run(&store, &["status"]).await;
     assert_eq!(out.status.code(), Some(1), "not signed in: non-zero");
+    // `profiles` doesn't call it valid: it can still try a refresh.
+    let out = run(&store, &["--json", "profiles"]).await;
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["valid"], false);
+    assert_eq!(list[0]["state"], "refreshable");
 }
 
 /// Moves a profile's stored token past its expiry (and replaces its

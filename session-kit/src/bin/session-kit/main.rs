@@ -56,7 +56,7 @@ enum Command {
     Request(Request),
     /// Print the profile's summary line.
     Status(ProfileArg),
-    /// List profiles and whether they are valid.
+    /// List profiles and their state: valid, refreshable or expired.
     Profiles,
     /// Revoke the profile's tokens, then forget them.
     Logout(ProfileArg),
@@ -790,16 +790,21 @@ async fn run_profiles(profiles: &Profiles, json_out: bool) -> Result<u8, Failure
     let policy = ExpiryPolicy::default();
     let mut rows = Vec::new();
     for profile in profiles.list().await.map_err(|e| failed(chain(&e)))? {
-        let valid = profiles
-            .session(&profile.name)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|d| {
-                d.is_valid(now, &policy)
-                    || d.tokens.as_ref().and_then(|t| t.refresh_token()).is_some()
-            });
-        rows.push((profile, valid));
+        let data = profiles.session(&profile.name).await.ok().flatten();
+        // "valid": the stored access token serves now; "refreshable": it
+        // doesn't, but a refresh token (or a saved client secret) can get
+        // another — whether the provider still accepts it shows on use.
+        let state = match &data {
+            Some(d) if d.is_valid(now, &policy) => "valid",
+            Some(d)
+                if d.tokens.as_ref().and_then(|t| t.refresh_token()).is_some()
+                    || d.credentials.contains_key("client_secret") =>
+            {
+                "refreshable"
+            }
+            _ => "expired",
+        };
+        rows.push((profile, state));
     }
     if rows.is_empty() && !json_out {
         eprintln!(
@@ -810,17 +815,14 @@ async fn run_profiles(profiles: &Profiles, json_out: bool) -> Result<u8, Failure
     if json_out {
         let list: Vec<_> = rows
             .iter()
-            .map(|(p, v)| json!({"profile": p.name, "issuer": p.issuer, "valid": v}))
+            .map(|(p, state)| {
+                json!({"profile": p.name, "issuer": p.issuer, "valid": *state == "valid", "state": state})
+            })
             .collect();
         println!("{}", serde_json::Value::Array(list));
     } else {
-        for (p, valid) in rows {
-            println!(
-                "{}\t{}\t{}",
-                p.name,
-                if valid { "valid" } else { "expired" },
-                p.issuer
-            );
+        for (p, state) in rows {
+            println!("{}\t{state}\t{}", p.name, p.issuer);
         }
     }
     Ok(0)

@@ -191,32 +191,26 @@ fn run_check(steps: &mut Vec<Step>, name: &str, check: impl FnOnce() -> Result<(
 }
 
 fn check_duplicates(steps: &mut Vec<Step>) {
-    run_check(steps, "one reqwest, one hyper, one http", || {
-        let tree = package_list(&[
-            "--workspace",
-            "--all-features",
-            "--duplicates",
-            "--edges",
-            "normal,build",
-            "--depth",
-            "0",
-        ])?;
-        match names_in(&tree, SINGLE_VERSION).as_slice() {
+    // One listing of the duplicated crates serves both checks.
+    let tree = package_list(&[
+        "--workspace",
+        "--all-features",
+        "--duplicates",
+        "--edges",
+        "normal,build",
+        "--depth",
+        "0",
+    ]);
+    run_check(
+        steps,
+        "one reqwest, one hyper, one http",
+        || match names_in(tree.as_ref()?, SINGLE_VERSION).as_slice() {
             [] => Ok(()),
             dups => Err(format!("more than one version of: {}", dups.join(", "))),
-        }
-    });
+        },
+    );
     run_check(steps, "no duplicate crate we could avoid", || {
-        let tree = package_list(&[
-            "--workspace",
-            "--all-features",
-            "--duplicates",
-            "--edges",
-            "normal,build",
-            "--depth",
-            "0",
-        ])?;
-        let (unexplained, stale) = unexplained_duplicates(&tree);
+        let (unexplained, stale) = unexplained_duplicates(tree.as_ref()?);
         for name in &stale {
             println!("note: {name} is no longer duplicated; drop it from FORCED_DUPLICATES");
         }

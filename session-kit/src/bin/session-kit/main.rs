@@ -270,19 +270,25 @@ fn env_secret(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// What to add to a failure to get a profile's token: how to sign in again
-/// (unless the provider was only unreachable).
-fn relogin_hint(name: &str, error: &session_kit::Error) -> String {
+/// The failure of a profile whose sign-in can't be renewed: says which
+/// login to run.
+fn relogin(name: &str, cause: &dyn std::error::Error) -> Failure {
+    failed(format!(
+        "profile {name:?} can no longer be refreshed ({}); sign in again: session-kit login --profile {name} …",
+        chain(cause)
+    ))
+}
+
+/// A failure to get a profile's token: how to sign in again, unless the
+/// provider was only unreachable.
+fn token_failure(name: &str, error: &session_kit::Error) -> Failure {
     if error.is_retryable() {
-        format!(
+        failed(format!(
             "could not get a token for profile {name:?}: {}",
             chain(error)
-        )
+        ))
     } else {
-        format!(
-            "profile {name:?} can no longer be refreshed ({}); sign in again: session-kit login --profile {name} …",
-            chain(error)
-        )
+        relogin(name, error)
     }
 }
 
@@ -431,26 +437,6 @@ fn open_browser(url: &str) {
     }
 }
 
-/// The issuer must be an https URL (or http to a loopback host), checked
-/// before anything is sent.
-fn check_issuer(issuer: &str) -> Result<(), Failure> {
-    let url =
-        url::Url::parse(issuer).map_err(|_| usage(format!("--issuer {issuer:?} is not a URL")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(usage(format!(
-            "--issuer must be an https URL (plain http only to a loopback host), not {issuer:?}"
-        ))),
-    }
-}
-
 async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<u8, Failure> {
     if login.client_secret.is_some() {
         return Err(refuse_argv_secret(
@@ -458,7 +444,6 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
             "use --client-secret-stdin or SESSION_KIT_CLIENT_SECRET",
         ));
     }
-    check_issuer(&login.issuer)?;
     let client_secret = if login.client_secret_stdin {
         Some(stdin_line("client secret")?)
     } else {
@@ -603,10 +588,7 @@ async fn profile_or_fail(profiles: &Profiles, name: &str) -> Result<Profile, Fai
 async fn run_token(profiles: &Profiles, name: &str, json_out: bool) -> Result<u8, Failure> {
     let profile = profile_or_fail(profiles, name).await?;
     let manager = profiles.token_manager(&profile).await.map_err(usage)?;
-    let tokens = manager
-        .token()
-        .await
-        .map_err(|e| failed(relogin_hint(name, &e)))?;
+    let tokens = manager.token().await.map_err(|e| token_failure(name, &e))?;
     if json_out {
         let expires = tokens.expires_at().map(|t| t.unix_timestamp());
         println!(
@@ -707,13 +689,11 @@ async fn run_request(profiles: &Profiles, r: Request, json_out: bool) -> Result<
         | session_kit::auth::Error::InsecureTransport { .. }
         | session_kit::auth::Error::UnusableCredential(_) => usage(chain(&e)),
         e if r.profile.is_some()
-            && (e.is_refresh_token_dead() || e.is_invalid_credentials() || e.is_not_authenticated()) =>
+            && (e.is_refresh_token_dead()
+                || e.is_invalid_credentials()
+                || e.is_not_authenticated()) =>
         {
-            let name = r.profile.as_deref().unwrap_or_default();
-            failed(format!(
-                "profile {name:?} can no longer be refreshed ({}); sign in again: session-kit login --profile {name} …",
-                chain(&e)
-            ))
+            relogin(r.profile.as_deref().unwrap_or_default(), &e)
         }
         e => failed(chain(&e)),
     })?;

@@ -108,6 +108,7 @@ mod session;
 mod sign_in;
 mod state;
 mod striped;
+mod thread_header;
 mod token_manager;
 mod url;
 

@@ -27,7 +27,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -42,7 +42,7 @@ use session_retry::{RetryPolicy, RetryReason, RetryScope, Verdict, retry_with};
 use tokio::sync::watch;
 
 use crate::state::SessionState;
-use crate::striped::ShardedHeader;
+use crate::thread_header;
 
 type Shared = Result<Arc<Current>, Arc<CoreError>>;
 type Listener = Arc<dyn Fn(&TokenSet) + Send + Sync>;
@@ -60,24 +60,50 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The token's phase, kept by a timer when the manager runs on the system
 /// clock, so the read a request makes needs no clock at all.
-const UNTIMED: u8 = 0;
-const FRESH: u8 = 1;
-const DUE: u8 = 2;
-const EXPIRED: u8 = 3;
+const UNTIMED: u64 = 0;
+const FRESH: u64 = 1;
+const DUE: u64 = 2;
+const EXPIRED: u64 = 3;
+
+/// The manager's live view and its phase in one word: `id << 2 | phase`,
+/// 0 for no view. One load tells a request which copy of the header to send
+/// and whether the token is fresh, due or expired.
+struct Live(AtomicU64);
+
+impl Live {
+    fn get(&self) -> (u64, u64) {
+        let word = self.0.load(Ordering::Acquire);
+        (word >> 2, word & 3)
+    }
+
+    fn set(&self, id: u64, phase: u64) {
+        self.0.store(id << 2 | phase, Ordering::Release);
+    }
+
+    /// Moves view `id` to `phase`, unless another view is live by now.
+    fn advance(&self, id: u64, phase: u64) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+                (word >> 2 == id).then_some(id << 2 | phase)
+            });
+    }
+}
 
 /// A token set with its ready-made `Authorization` value and the instants
 /// (under the manager's policy) at which it is due for a refresh and counts
-/// as expired. On the system clock a timer moves `phase` at those instants
-/// and a read is one atomic load; on an injected clock it reads the clock.
+/// as expired. On the system clock a timer moves the manager's [`Live`]
+/// phase at those instants and a read is one atomic load; on an injected
+/// clock it reads the clock.
 struct Current {
+    /// Process-wide unique (see [`thread_header`]).
+    id: u64,
     tokens: TokenSet,
     header: HeaderValue,
-    copies: ShardedHeader,
     /// Unix nanoseconds.
     refresh_at: Option<i128>,
     /// Unix nanoseconds.
     expired_at: Option<i128>,
-    phase: AtomicU8,
     timer: OnceLock<tokio::task::AbortHandle>,
 }
 
@@ -115,24 +141,23 @@ impl Current {
             reason: "the access token can't be sent in a header",
         })?;
         Ok(Self {
+            id: thread_header::next_view_id(),
             tokens,
-            copies: ShardedHeader::new(&header),
             header,
             refresh_at,
             expired_at,
-            phase: AtomicU8::new(UNTIMED),
             timer: OnceLock::new(),
         })
     }
 
-    /// On the system clock, inside a tokio runtime: sets the phase for now
-    /// and starts the timer that moves it when the token falls due and
-    /// expires. Elsewhere the phase stays untimed and reads use the clock.
-    fn arm(self: &Arc<Self>, clock: &SharedClock) {
-        if !clock.is_system() {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+    /// Makes this view the live one. On the system clock, inside a tokio
+    /// runtime, it sets the phase for now and starts the timer that moves it
+    /// when the token falls due and expires. Elsewhere the phase stays
+    /// untimed and reads use the clock.
+    fn go_live(&self, live: &Arc<Live>, clock: &SharedClock) {
+        let runtime = tokio::runtime::Handle::try_current();
+        let (true, Ok(runtime)) = (clock.is_system(), runtime) else {
+            live.set(self.id, UNTIMED);
             return;
         };
         let now = clock.unix_nanos();
@@ -143,7 +168,7 @@ impl Current {
         } else {
             FRESH
         };
-        self.phase.store(phase, Ordering::Relaxed);
+        live.set(self.id, phase);
         let after = |at: Option<i128>| {
             at.filter(|&at| at > now).map(|at| {
                 let nanos = u64::try_from(at - now).unwrap_or(u64::MAX);
@@ -154,24 +179,24 @@ impl Current {
         if due_at.is_none() && expires_at.is_none() {
             return;
         }
-        let weak = Arc::downgrade(self);
+        // The timer dies with this view (see `Drop`).
+        let (live, id) = (Arc::clone(live), self.id);
         let timer = runtime.spawn(async move {
             for (at, phase) in [(due_at, DUE), (expires_at, EXPIRED)] {
                 let Some(at) = at else { continue };
                 tokio::time::sleep_until(at).await;
-                let Some(current) = weak.upgrade() else {
-                    return;
-                };
-                current.phase.store(phase, Ordering::Relaxed);
+                live.advance(id, phase);
             }
         });
         let _ = self.timer.set(timer.abort_handle());
     }
 
     /// Whether the token is usable, and whether it is due for a refresh:
-    /// from the timer's phase, or from `clock` when untimed.
-    fn decide(&self, clock: &SharedClock) -> (bool, bool) {
-        match self.phase.load(Ordering::Relaxed) {
+    /// from the timer's phase when this view is live and timed, from `clock`
+    /// otherwise.
+    fn decide(&self, live: &Live, clock: &SharedClock) -> (bool, bool) {
+        let (id, phase) = live.get();
+        match if id == self.id { phase } else { UNTIMED } {
             FRESH => (true, false),
             DUE => (true, true),
             EXPIRED => (false, true),
@@ -228,6 +253,10 @@ pub struct TokenManager {
 struct Inner {
     provider: SharedTokenProvider,
     current: ArcSwapOption<Current>,
+    /// Which view is live and its phase.
+    live: Arc<Live>,
+    /// Held while the view is rebuilt.
+    rebuilding: Mutex<()>,
     inflight: Mutex<Option<watch::Receiver<Option<Shared>>>>,
     policy: ExpiryPolicy,
     clock: SharedClock,
@@ -446,7 +475,8 @@ impl TokenManager {
         if let Some(value) = self.authorization_now() {
             return Ok(value);
         }
-        Ok(self.access().await?.copies.get())
+        let current = self.access().await?;
+        Ok(thread_header::get_or_copy(current.id, &current.header))
     }
 
     /// The `Authorization` value when it can be had without waiting: the
@@ -464,12 +494,23 @@ impl TokenManager {
     }
 
     /// The cached value if not expired, and whether it is due for a refresh.
+    ///
+    /// The common case — the view is live, timed and fresh or due, and this
+    /// thread has sent it before — is a few loads and this thread's copy of
+    /// the header: no clock, no lock, no shared count.
+    #[inline]
     fn cached(&self) -> Option<(HeaderValue, bool)> {
         self.inner.sync_view();
+        let (id, phase) = self.inner.live.get();
+        if (phase == FRESH || phase == DUE)
+            && let Some(value) = thread_header::get(id)
+        {
+            return Some((value, phase == DUE));
+        }
         let current = self.inner.current.load();
         let current = current.as_ref()?;
-        let (usable, due) = current.decide(&self.inner.clock);
-        usable.then(|| (current.copies.get(), due))
+        let (usable, due) = current.decide(&self.inner.live, &self.inner.clock);
+        usable.then(|| (thread_header::get_or_copy(current.id, &current.header), due))
     }
 
     /// Starts a refresh that no caller waits for, unless a recent one failed.
@@ -934,20 +975,32 @@ impl Inner {
     }
 
     /// Rebuilds the view when the state has changed since it was built.
+    #[inline]
     fn sync_view(&self) {
         let state = self.state();
+        if self.seen_version.load(Ordering::Acquire) != state.version() {
+            self.rebuild_view(state);
+        }
+    }
+
+    /// Builds the view of the state's tokens as they are now; one rebuild at
+    /// a time, so an older view never replaces a newer one.
+    #[cold]
+    fn rebuild_view(&self, state: &SessionState) {
+        let _rebuilding = self.rebuilding.lock();
         let version = state.version();
         if self.seen_version.load(Ordering::Acquire) == version {
             return;
         }
-        let tokens = state.tokens();
-        let current = tokens
+        let current = state
+            .tokens()
             .and_then(|t| Current::new(t, &self.policy).ok())
             .map(Arc::new);
-        if let Some(current) = &current {
-            current.arm(&self.clock);
+        self.current.store(current.clone());
+        match &current {
+            Some(current) => current.go_live(&self.live, &self.clock),
+            None => self.live.set(0, UNTIMED),
         }
-        self.current.store(current);
         self.seen_version.store(version, Ordering::Release);
     }
 }
@@ -1154,6 +1207,8 @@ impl TokenManagerBuilder {
             inner: Arc::new(Inner {
                 provider: self.provider,
                 current: ArcSwapOption::empty(),
+                live: Arc::new(Live(AtomicU64::new(0))),
+                rebuilding: Mutex::new(()),
                 inflight: Mutex::new(None),
                 policy: self.policy,
                 clock: self.clock,

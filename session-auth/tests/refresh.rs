@@ -604,6 +604,37 @@ async fn on_the_system_clock_a_timer_moves_the_token_through_its_phases() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_thread_that_sent_a_token_sends_the_next_one_and_none_after_sign_out() {
+    let hour = |token: &str| {
+        TokenSet::new(token).with_expires_in(Duration::from_secs(3600), SystemClock.now())
+    };
+    let tokens = TokenManager::builder(NoLogin)
+        .initial_tokens(hour("at-1"))
+        .build();
+    // The second read finds this thread's copy of the header.
+    for _ in 0..2 {
+        assert_eq!(tokens.cached_authorization().unwrap(), "Bearer at-1");
+    }
+    tokens.set_tokens(hour("at-2")).await.unwrap();
+    assert_eq!(tokens.cached_authorization().unwrap(), "Bearer at-2");
+    // A write to the state from elsewhere reaches the next read as well.
+    tokens.state().update_tokens(hour("at-3"));
+    assert_eq!(tokens.cached_authorization().unwrap(), "Bearer at-3");
+    // A second manager on this thread keeps its own token.
+    let other = TokenManager::builder(NoLogin)
+        .initial_tokens(hour("other"))
+        .build();
+    assert_eq!(other.cached_authorization().unwrap(), "Bearer other");
+    assert_eq!(tokens.cached_authorization().unwrap(), "Bearer at-3");
+    tokens.sign_out().await.unwrap();
+    assert!(
+        tokens.cached_authorization().is_none(),
+        "nothing to send after sign-out"
+    );
+    assert_eq!(other.cached_authorization().unwrap(), "Bearer other");
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_injected_clock_is_read_instead_of_timers() {
     let clock = session_core::ManualClock::new(SystemClock.now());
     let tokens = TokenManager::builder(NoLogin)

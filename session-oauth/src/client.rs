@@ -10,7 +10,7 @@ use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
 };
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, DeviceAuthorizationUrl,
+    AsyncHttpClient as _, AuthUrl, AuthorizationCode, ClientId, CsrfToken, DeviceAuthorizationUrl,
     EndpointMaybeSet, ErrorResponse, IntrospectionUrl, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, RevocationUrl,
     Scope, StandardRevocableToken, TokenIntrospectionResponse, TokenUrl,
@@ -19,10 +19,14 @@ use secrecy::{ExposeSecret, SecretString};
 use session_core::{SharedClock, TokenSet};
 use url::Url;
 
+use crate::client_auth::{AssertionAudience, Authenticated, ClientAuth, form_request};
 use crate::error::{Error, Result};
 use crate::http_client::{HttpError, OAuthHttp};
 use crate::id_token::IdTokenVerifier;
+use crate::jwt_bearer::JwtBearer;
 use crate::metadata::ProviderMetadata;
+use crate::signing_key::SigningKey;
+use crate::token_exchange::TokenExchange;
 use crate::token_response::RawTokenResponse;
 
 pub(crate) type Oauth2Client = oauth2::Client<
@@ -37,23 +41,6 @@ pub(crate) type Oauth2Client = oauth2::Client<
     EndpointMaybeSet,
     EndpointMaybeSet,
 >;
-
-/// How the client authenticates at the token endpoint.
-///
-/// ```
-/// assert_eq!(session_oauth::ClientAuth::default(), session_oauth::ClientAuth::Basic);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ClientAuth {
-    /// `client_secret_basic`: HTTP Basic with the id and secret
-    /// form-urlencoded first (RFC 6749 §2.3.1), so `:`, `%`, `+` and spaces
-    /// survive.
-    #[default]
-    Basic,
-    /// `client_secret_post`: id and secret in the form body.
-    Post,
-}
 
 /// An authorization request in progress: the URL to open, and what the
 /// answer is checked against. Keep it until the redirect arrives.
@@ -161,26 +148,13 @@ pub(crate) struct Inner {
     pub(crate) client_id: String,
     pub(crate) secret: Option<SecretString>,
     pub(crate) auth: ClientAuth,
+    pub(crate) signing_key: Option<SigningKey>,
+    pub(crate) assertion_audience: AssertionAudience,
     pub(crate) has_secret: bool,
     pub(crate) scopes: Vec<String>,
     pub(crate) redirect_uri: Option<Url>,
     pub(crate) clock: SharedClock,
     pub(crate) id_tokens: Option<IdTokenVerifier>,
-}
-
-/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1), marked
-/// sensitive.
-fn basic_credentials(client_id: &str, secret: &str) -> http::HeaderValue {
-    use base64::Engine as _;
-    let encode = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-    let raw = format!("{}:{}", encode(client_id), encode(secret));
-    let mut value = http::HeaderValue::from_str(&format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    ))
-    .expect("base64 is a valid header value");
-    value.set_sensitive(true);
-    value
 }
 
 /// Maps the `oauth2` crate's request error to ours.
@@ -199,6 +173,15 @@ pub(crate) fn map_request_error<T: ErrorResponse + 'static>(
         },
         RequestTokenError::Other(reason) => Error::InvalidResponse { reason },
     }
+}
+
+/// The OAuth error in a provider's non-2xx answer (`invalid_request` when
+/// the body names none).
+pub(crate) fn error_answer(response: &oauth2::HttpResponse) -> Error {
+    let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap_or_default();
+    let code = body["error"].as_str().unwrap_or("invalid_request");
+    let description = body["error_description"].as_str().map(str::to_owned);
+    Error::from_code(code, description)
 }
 
 fn basic_code(r: &BasicErrorResponse) -> (String, Option<String>) {
@@ -222,6 +205,8 @@ impl OAuthClient {
             client_id: client_id.into(),
             secret: None,
             auth: ClientAuth::Basic,
+            signing_key: None,
+            assertion_audience: AssertionAudience::Issuer,
             redirect_uri: None,
             scopes: Vec::new(),
             http: None,
@@ -407,7 +392,7 @@ impl OAuthClient {
         }
         let sent_at = self.inner.clock.now();
         let response = request
-            .request_async(&self.inner.http)
+            .request_async(&self.authenticated())
             .await
             .map_err(|e| map_request_error(e, basic_code))?;
         response.into_token_set(sent_at)
@@ -435,7 +420,7 @@ impl OAuthClient {
         }
         let sent_at = self.inner.clock.now();
         let response = request
-            .request_async(&self.inner.http)
+            .request_async(&self.authenticated())
             .await
             .map_err(|e| map_request_error(e, basic_code))?;
         response.into_token_set(sent_at)
@@ -465,13 +450,18 @@ impl OAuthClient {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         let sent_at = self.inner.clock.now();
-        let response = request.request_async(&self.inner.http).await.map_err(|e| {
-            match map_request_error(e, basic_code) {
-                // To a password grant, `invalid_grant` means wrong credentials.
-                Error::InvalidGrant { description } => Error::InvalidCredentials { description },
-                other => other,
-            }
-        })?;
+        let response = request
+            .request_async(&self.authenticated())
+            .await
+            .map_err(|e| {
+                match map_request_error(e, basic_code) {
+                    // To a password grant, `invalid_grant` means wrong credentials.
+                    Error::InvalidGrant { description } => {
+                        Error::InvalidCredentials { description }
+                    }
+                    other => other,
+                }
+            })?;
         response.into_token_set(sent_at)
     }
 
@@ -517,7 +507,7 @@ impl OAuthClient {
             .map_err(|_| Error::MissingEndpoint { endpoint: "token" })?;
         let sent_at = self.inner.clock.now();
         let response = request
-            .request_async(&self.inner.http)
+            .request_async(&self.authenticated())
             .await
             .map_err(|e| map_request_error(e, basic_code))?;
         let fresh = response.into_token_set(sent_at)?;
@@ -560,40 +550,103 @@ impl OAuthClient {
                 .ok_or(Error::MissingEndpoint {
                     endpoint: "revocation",
                 })?;
-        let mut form: Vec<(&str, &str)> = vec![("token", token), ("token_type_hint", hint)];
-        let mut request = self.inner.http.session().post(url.as_str());
-        match (self.inner.auth, &self.inner.secret) {
-            (ClientAuth::Basic, Some(secret)) => {
-                request = request.header(
-                    http::header::AUTHORIZATION,
-                    basic_credentials(&self.inner.client_id, secret.expose_secret()),
-                );
-            }
-            (_, secret) => {
-                form.push(("client_id", &self.inner.client_id));
-                if let Some(secret) = secret {
-                    form.push(("client_secret", secret.expose_secret()));
-                }
-            }
-        }
-        let response = self.inner.http.send(request.form(&form)).await?;
-        let status = response.status();
-        if status.is_success() {
+        let request = form_request(&url, &[("token", token), ("token_type_hint", hint)]);
+        let response = self
+            .authenticated()
+            .call(request)
+            .await
+            .map_err(HttpError::into_error)?;
+        if response.status().is_success() {
             return Ok(());
         }
-        if status.is_server_error() {
-            return Err(Error::Transport {
-                retryable: true,
-                source: None,
-            });
+        Err(error_answer(&response))
+    }
+
+    /// Sends requests as this client (its authentication added).
+    pub(crate) fn authenticated(&self) -> Authenticated {
+        Authenticated(Arc::clone(&self.inner))
+    }
+
+    /// A grant of our own at the token endpoint: `params` (the grant type
+    /// and its fields) plus the client's scopes unless `scopes` overrides
+    /// them, sent as the client.
+    async fn token_grant(
+        &self,
+        params: &[(&str, &str)],
+        scopes: Option<&[String]>,
+    ) -> Result<TokenSet> {
+        let scope = scopes.unwrap_or(&self.inner.scopes).join(" ");
+        let mut params = params.to_vec();
+        if !scope.is_empty() {
+            params.push(("scope", &scope));
         }
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        let code = body["error"]
-            .as_str()
-            .unwrap_or("invalid_request")
-            .to_owned();
-        let description = body["error_description"].as_str().map(str::to_owned);
-        Err(Error::from_code(&code, description))
+        let request = form_request(&self.inner.metadata.token_endpoint, &params);
+        let sent_at = self.inner.clock.now();
+        let response = self
+            .authenticated()
+            .call(request)
+            .await
+            .map_err(HttpError::into_error)?;
+        if !response.status().is_success() {
+            return Err(error_answer(&response));
+        }
+        let raw: RawTokenResponse =
+            serde_json::from_slice(response.body()).map_err(|_| Error::InvalidResponse {
+                reason: "the answer could not be parsed".into(),
+            })?;
+        raw.into_token_set(sent_at)
+    }
+
+    /// The JWT-bearer grant (RFC 7523 §2.1): a fresh assertion from `grant`,
+    /// traded for tokens, with the client's scopes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidGrant`] when the provider refuses the assertion;
+    /// [`Error::Configuration`] when no assertion can be made; transport
+    /// errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let grant = session_oauth::JwtBearer::from_service_account_json(&std::fs::read_to_string("svc.json")?)?;
+    /// let tokens = client.jwt_bearer(&grant).await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
+    pub async fn jwt_bearer(&self, grant: &JwtBearer) -> Result<TokenSet> {
+        let now = self.inner.clock.now().unix_timestamp();
+        let assertion = SecretString::from(grant.assertion(
+            self.inner.metadata.token_endpoint.as_str(),
+            &self.inner.scopes,
+            now,
+        )?);
+        self.token_grant(
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.expose_secret()),
+            ],
+            None,
+        )
+        .await
+    }
+
+    /// Token exchange (RFC 8693): trades the request's subject (and actor)
+    /// token for a new one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidGrant`] when the provider refuses the subject token;
+    /// other refusals (such as `invalid_target`) as [`Error::Server`];
+    /// transport errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let request = session_oauth::TokenExchange::new("incoming-user-token").audience("orders");
+    /// let tokens = client.exchange_token(&request).await?;
+    /// # let _ = tokens; Ok(()) }
+    /// ```
+    pub async fn exchange_token(&self, request: &TokenExchange) -> Result<TokenSet> {
+        self.token_grant(&request.params(), request.scopes.as_deref())
+            .await
     }
 
     /// Asks the server about an access token (RFC 7662).
@@ -618,7 +671,7 @@ impl OAuthClient {
             .map_err(|_| Error::MissingEndpoint {
                 endpoint: "introspection",
             })?
-            .request_async(&self.inner.http)
+            .request_async(&self.authenticated())
             .await
             .map_err(|e| map_request_error(e, basic_code))?;
         Ok(Introspection {
@@ -673,6 +726,8 @@ pub struct OAuthClientBuilder {
     client_id: String,
     secret: Option<SecretString>,
     auth: ClientAuth,
+    signing_key: Option<SigningKey>,
+    assertion_audience: AssertionAudience,
     redirect_uri: Option<Url>,
     scopes: Vec<String>,
     http: Option<OAuthHttp>,
@@ -705,6 +760,37 @@ impl OAuthClientBuilder {
     /// ```
     pub fn client_auth(mut self, auth: ClientAuth) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// Authenticates with `private_key_jwt`: every request to the provider
+    /// carries a client assertion signed with `key`.
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// # let key = session_oauth::SigningKey::from_jwk(r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#)?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "svc").private_key_jwt(key).build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn private_key_jwt(mut self, key: SigningKey) -> Self {
+        self.auth = ClientAuth::PrivateKeyJwt;
+        self.signing_key = Some(key);
+        self
+    }
+
+    /// Who client assertions are addressed to (default: the issuer).
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// # let key = session_oauth::SigningKey::from_jwk(r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#)?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "svc")
+    ///     .private_key_jwt(key)
+    ///     .assertion_audience(session_oauth::AssertionAudience::TokenEndpoint)
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.assertion_audience = audience;
         self
     }
 
@@ -791,11 +877,15 @@ impl OAuthClientBuilder {
         let bad = |what: &str| Error::Configuration {
             reason: format!("the {what} endpoint is not a valid URL"),
         };
-        let mut oauth: Oauth2Client = oauth2::Client::new(ClientId::new(self.client_id.clone()))
-            .set_auth_type(match self.auth {
-                ClientAuth::Basic => oauth2::AuthType::BasicAuth,
-                ClientAuth::Post => oauth2::AuthType::RequestBody,
-            })
+        if self.auth == ClientAuth::PrivateKeyJwt && self.signing_key.is_none() {
+            return Err(Error::Configuration {
+                reason: "private_key_jwt needs a signing key".into(),
+            });
+        }
+        // The `oauth2` crate sends only the client id; `Authenticated` adds
+        // the proof to every request.
+        let oauth: Oauth2Client = oauth2::Client::new(ClientId::new(self.client_id.clone()))
+            .set_auth_type(oauth2::AuthType::RequestBody)
             .set_token_uri_option(Some(
                 TokenUrl::new(p.token_endpoint.to_string()).map_err(|_| bad("token"))?,
             ))
@@ -823,9 +913,6 @@ impl OAuthClientBuilder {
                     .map(|u| DeviceAuthorizationUrl::new(u.to_string()).map_err(|_| bad("device")))
                     .transpose()?,
             );
-        if let Some(secret) = &self.secret {
-            oauth = oauth.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
-        }
         let http = match self.http {
             Some(http) => http,
             None => OAuthHttp::new()?,
@@ -849,6 +936,8 @@ impl OAuthClientBuilder {
                 has_secret: self.secret.is_some(),
                 secret: self.secret,
                 auth: self.auth,
+                signing_key: self.signing_key,
+                assertion_audience: self.assertion_audience,
                 scopes: self.scopes,
                 redirect_uri: self.redirect_uri,
                 clock: self.clock,

@@ -114,14 +114,17 @@ impl OAuthClient {
         for scope in &self.inner.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        let inner = request.request_async(&self.inner.http).await.map_err(|e| {
-            map_request_error(e, |r: &oauth2::basic::BasicErrorResponse| {
-                (
-                    r.error().as_ref().to_owned(),
-                    r.error_description().cloned(),
-                )
-            })
-        })?;
+        let inner = request
+            .request_async(&self.authenticated())
+            .await
+            .map_err(|e| {
+                map_request_error(e, |r: &oauth2::basic::BasicErrorResponse| {
+                    (
+                        r.error().as_ref().to_owned(),
+                        r.error_description().cloned(),
+                    )
+                })
+            })?;
         Ok(DeviceAuthorization { inner })
     }
 
@@ -147,7 +150,7 @@ impl OAuthClient {
             .map_err(|_| Error::MissingEndpoint { endpoint: "token" })?;
         let sent_at = self.inner.clock.now();
         let response = request
-            .request_async(&self.inner.http, tokio::time::sleep, None)
+            .request_async(&self.authenticated(), tokio::time::sleep, None)
             .await
             .map_err(|e| {
                 map_request_error(e, |r: &oauth2::DeviceCodeErrorResponse| {

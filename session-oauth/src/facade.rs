@@ -288,6 +288,40 @@ impl OAuth {
         revoked
     }
 
+    /// Signs out as [`sign_out`](Self::sign_out) does, and returns where to
+    /// send the user's browser so the provider ends its session too
+    /// (RP-initiated logout, with the ID token as `id_token_hint`), or
+    /// `None` when the provider has no end-session endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] for a redirect URI that is not a URL
+    /// (before anything is signed out); then as [`sign_out`](Self::sign_out).
+    ///
+    /// ```no_run
+    /// # async fn run(auth: session_oauth::OAuth) -> Result<(), session_oauth::Error> {
+    /// if let Some(url) = auth.sign_out_and_end_session(Some("https://app.example.com/bye")).await? {
+    ///     println!("open {url} to sign out at the provider too");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_out_and_end_session(
+        &self,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Result<Option<url::Url>> {
+        let client = self.active_client();
+        let url = match client.metadata().end_session_endpoint {
+            Some(_) => Some(client.end_session_url(
+                self.state.tokens().as_ref(),
+                post_logout_redirect_uri,
+                None,
+            )?),
+            None => None,
+        };
+        self.sign_out().await?;
+        Ok(url)
+    }
+
     /// Starts the authorization code flow: the URL and the PKCE verifier.
     ///
     /// # Errors

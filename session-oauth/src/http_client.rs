@@ -5,11 +5,9 @@
 //! followed; no cookies; connect and read timeouts by default; URLs
 //! stripped from errors.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
-use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+use oauth2::{HttpRequest, HttpResponse};
 use session_auth::{RequestBuilder, Session};
 
 use crate::error::Error;
@@ -42,6 +40,9 @@ pub enum HttpError {
     /// The request could not be completed.
     #[error("the HTTP request to the authorization server failed")]
     Send(#[source] session_auth::Error),
+    /// The client could not authenticate the request (no usable key).
+    #[error("the client could not authenticate its request")]
+    Client(#[source] Box<Error>),
     /// The server answered with a 5xx status.
     #[error("the authorization server answered with status {0}")]
     ServerStatus(u16),
@@ -51,6 +52,7 @@ impl HttpError {
     pub(crate) fn into_error(self) -> Error {
         match self {
             Self::Send(error) => send_error(error),
+            Self::Client(error) => *error,
             Self::ServerStatus(_) => Error::Transport {
                 retryable: true,
                 source: Some(Box::new(self)),
@@ -236,37 +238,36 @@ impl OAuthHttpBuilder {
     }
 }
 
-impl<'c> AsyncHttpClient<'c> for OAuthHttp {
-    type Error = HttpError;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
-
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            let request = reqwest::Request::try_from(request).map_err(|_| {
-                HttpError::Send(session_auth::Error::InvalidUrl {
-                    reason: "the OAuth request could not be built",
-                })
-            })?;
-            let response = self
-                .session
-                .execute(request)
-                .await
-                .map_err(HttpError::Send)?;
-            if response.status().is_server_error() {
-                // 5xx is an outage, not an OAuth error: make it retryable.
-                return Err(HttpError::ServerStatus(response.status().as_u16()));
-            }
-            let mut builder = http::Response::builder().status(response.status());
-            for (name, value) in response.headers() {
-                builder = builder.header(name, value);
-            }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| HttpError::Send(e.into()))?;
-            Ok(builder
-                .body(body.to_vec())
-                .expect("status and headers came from a response"))
-        })
+/// Sends the requests the `oauth2` crate builds: only through
+/// [`Authenticated`](crate::client_auth::Authenticated), which adds the
+/// client's proof first, so no client-authenticated call can skip it.
+impl OAuthHttp {
+    /// Sends one request: a 5xx is an error (an outage, not an OAuth
+    /// error: retryable), anything else the answer.
+    pub(crate) async fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let request = reqwest::Request::try_from(request).map_err(|_| {
+            HttpError::Send(session_auth::Error::InvalidUrl {
+                reason: "the OAuth request could not be built",
+            })
+        })?;
+        let response = self
+            .session
+            .execute(request)
+            .await
+            .map_err(HttpError::Send)?;
+        if response.status().is_server_error() {
+            return Err(HttpError::ServerStatus(response.status().as_u16()));
+        }
+        let mut builder = http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| HttpError::Send(e.into()))?;
+        Ok(builder
+            .body(body.to_vec())
+            .expect("status and headers came from a response"))
     }
 }

@@ -8,7 +8,15 @@
 //! - ID-token validation against the provider's JWKS ([`IdTokenVerifier`]);
 //! - discovery ([`ProviderMetadata::discover`]);
 //! - [`OAuthTokenProvider`], so a `session_auth::Session` refreshes itself,
-//!   and [`OAuth`], sign-in, refresh, sign-out and the code flow on one type.
+//!   and [`OAuth`], sign-in, refresh, sign-out and the code flow on one type;
+//! - client authentication without a shared secret: `private_key_jwt`
+//!   (RFC 7523 §2.2) with RS256, ES256 or EdDSA keys from PEM or a JWK
+//!   ([`SigningKey`]), on every call that authenticates the client;
+//! - service-to-service grants: JWT-bearer (RFC 7523 §2.1, service-account
+//!   key files, [`JwtBearer`]) and token exchange (RFC 8693,
+//!   [`TokenExchange`]), both usable as a session's [`Grant`];
+//! - OpenID Connect user info (plain or signed) and RP-initiated logout
+//!   ([`OAuthClient::end_session_url`]).
 //!
 //! Every request to the provider goes through [`OAuthHttp`], a
 //! `session_auth::Session`: https (or a loopback host) only, no redirects
@@ -37,6 +45,41 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Without a shared secret
+//!
+//! A service that proves who it is with a private key, and a session that
+//! acts for a user through token exchange:
+//!
+//! ```no_run
+//! # async fn run(user_token: String) -> Result<(), Box<dyn std::error::Error>> {
+//! use session_auth::{Session, TokenManager};
+//! use session_oauth::{Grant, OAuthClient, OAuthHttp, OAuthTokenProvider, ProviderMetadata};
+//! use session_oauth::{SigningKey, TokenExchange};
+//!
+//! let provider = ProviderMetadata::discover(&OAuthHttp::new()?, "https://id.example.com").await?;
+//! let client = OAuthClient::builder(provider, "orders-gateway")
+//!     .private_key_jwt(SigningKey::from_pem(&std::fs::read("gateway-key.pem")?)?)
+//!     .build()?;
+//! let on_behalf = TokenExchange::new(user_token).audience("orders").scopes(["orders:read"]);
+//! let tokens = TokenManager::builder(OAuthTokenProvider::new(client, Grant::TokenExchange(on_behalf))).build();
+//! let session = Session::builder().base_url("https://orders.example.com/").tokens(tokens).build()?;
+//! println!("{}", session.get("orders").send().await?.text().await?);
+//! # Ok(()) }
+//! ```
+//!
+//! A service account's key file, with the JWT-bearer grant:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use session_oauth::{JwtBearer, OAuthClient, ProviderMetadata};
+//!
+//! let grant = JwtBearer::from_service_account_json(&std::fs::read_to_string("svc.json")?)?;
+//! let provider = ProviderMetadata::new(grant.token_uri().unwrap_or("https://id.example.com/token"))?;
+//! let client = OAuthClient::builder(provider, "reports").scopes(["reports:read"]).build()?;
+//! let tokens = client.jwt_bearer(&grant).await?;
+//! # let _ = tokens; Ok(()) }
+//! ```
+//!
 //! # MSRV
 //!
 //! Rust 1.95. Raising it is a minor (not a patch) change.
@@ -45,28 +88,35 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
+mod client_auth;
 mod device;
 mod error;
 mod facade;
 mod http_client;
 mod id_token;
+mod jwt_bearer;
 mod loopback;
 mod metadata;
 mod provider;
 mod sign_in;
+mod signing_key;
+mod token_exchange;
 mod token_response;
+mod userinfo;
 
-pub use client::{
-    ClientAuth, Introspection, OAuthClient, OAuthClientBuilder, PendingAuthorization,
-};
+pub use client::{Introspection, OAuthClient, OAuthClientBuilder, PendingAuthorization};
+pub use client_auth::{AssertionAudience, ClientAuth};
 pub use device::DeviceAuthorization;
 pub use error::{Error, Result};
 pub use facade::{AuthorizationUrl, OAuth};
 pub use http_client::{HttpError, OAuthHttp, OAuthHttpBuilder};
 pub use id_token::IdTokenVerifier;
+pub use jwt_bearer::JwtBearer;
 pub use loopback::LoopbackRedirect;
 pub use metadata::ProviderMetadata;
 pub use provider::{Grant, OAuthTokenProvider};
+pub use signing_key::SigningKey;
+pub use token_exchange::TokenExchange;
 pub use token_response::RawTokenResponse;
 
 /// The secret string type of [`Grant::Password`] and

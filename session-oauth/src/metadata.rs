@@ -46,6 +46,10 @@ pub struct ProviderMetadata {
     /// OpenID Connect user info.
     #[serde(default)]
     pub userinfo_endpoint: Option<Url>,
+    /// OpenID Connect RP-initiated logout: where to send the user's browser
+    /// to end their session at the provider.
+    #[serde(default)]
+    pub end_session_endpoint: Option<Url>,
 }
 
 fn parse(url: &str, what: &'static str) -> Result<Url> {
@@ -76,6 +80,7 @@ impl ProviderMetadata {
             device_authorization_endpoint: None,
             jwks_uri: None,
             userinfo_endpoint: None,
+            end_session_endpoint: None,
         })
     }
 
@@ -164,6 +169,36 @@ impl ProviderMetadata {
     /// ```
     pub fn with_jwks_uri(mut self, url: &str) -> Result<Self> {
         self.jwks_uri = Some(parse(url, "JWKS")?);
+        Ok(self)
+    }
+
+    /// Sets the user-info endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] for an invalid URL.
+    ///
+    /// ```
+    /// let _ = session_oauth::ProviderMetadata::new("https://a/t")?.with_userinfo_endpoint("https://a/userinfo")?;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn with_userinfo_endpoint(mut self, url: &str) -> Result<Self> {
+        self.userinfo_endpoint = Some(parse(url, "userinfo")?);
+        Ok(self)
+    }
+
+    /// Sets the end-session (logout) endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] for an invalid URL.
+    ///
+    /// ```
+    /// let _ = session_oauth::ProviderMetadata::new("https://a/t")?.with_end_session_endpoint("https://a/logout")?;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn with_end_session_endpoint(mut self, url: &str) -> Result<Self> {
+        self.end_session_endpoint = Some(parse(url, "end session")?);
         Ok(self)
     }
 

@@ -9,6 +9,8 @@ use secrecy::SecretString;
 use session_core::{ProvideToken, TokenSet};
 
 use crate::client::OAuthClient;
+use crate::jwt_bearer::JwtBearer;
+use crate::token_exchange::TokenExchange;
 
 /// How the provider signs in when it has no usable tokens.
 #[derive(Clone)]
@@ -26,6 +28,11 @@ pub enum Grant {
     /// Interactive sign-in only (authorization code, device flow): once the
     /// refresh token dies, the user must sign in again.
     Interactive,
+    /// The JWT-bearer grant: a new assertion for every sign-in.
+    JwtBearer(JwtBearer),
+    /// Token exchange: the subject token traded again for every sign-in
+    /// (while the subject token lasts).
+    TokenExchange(TokenExchange),
 }
 
 impl fmt::Debug for Grant {
@@ -37,6 +44,8 @@ impl fmt::Debug for Grant {
                 "Password {{ username: {username:?}, password: [redacted] }}"
             ),
             Self::Interactive => f.write_str("Interactive"),
+            Self::JwtBearer(grant) => f.debug_tuple("JwtBearer").field(grant).finish(),
+            Self::TokenExchange(request) => f.debug_tuple("TokenExchange").field(request).finish(),
         }
     }
 }
@@ -84,6 +93,8 @@ impl ProvideToken for OAuthTokenProvider {
             Grant::Password { username, password } => {
                 self.client.password(username, password).await
             }
+            Grant::JwtBearer(grant) => self.client.jwt_bearer(grant).await,
+            Grant::TokenExchange(request) => self.client.exchange_token(request).await,
             Grant::Interactive => {
                 return Err(session_core::Error::NotAuthenticated {
                     reason: "an interactive sign-in is needed",

@@ -26,6 +26,52 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 pub const SVC_SECRET: &str = "s3cr:t %+ é/=&";
+/// The service account the JWT-bearer grant signs as.
+pub const SERVICE_ACCOUNT: &str = "reports@svc.example.com";
+/// RFC 8037's Ed25519 example key, registered for the client `ed-svc`.
+pub const ED_PRIVATE_JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"ed-1","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+const ED_PUBLIC_JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"ed-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+const JWT_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// `der` as a PEM block.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// A new P-256 key as PKCS#8 PEM, and its public key for checking.
+pub fn new_ec_pem() -> (String, jsonwebtoken::DecodingKey) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .unwrap();
+    let encoding = EncodingKey::from_ec_der(pkcs8.as_ref());
+    let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).unwrap();
+    (
+        pem("PRIVATE KEY", pkcs8.as_ref()),
+        jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+    )
+}
+
+/// A new 2048-bit RSA key as PKCS#8 PEM, and its public key for checking.
+pub fn new_rsa_pem() -> (String, jsonwebtoken::DecodingKey) {
+    use aws_lc_rs::encoding::AsDer as _;
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let der = pair.as_der().unwrap();
+    let pem = pem("PRIVATE KEY", der.as_ref());
+    let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    let jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
+    (pem, jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap())
+}
 pub const USER: (&str, &str) = ("ada@example.com", "correct horse");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +148,22 @@ pub struct AuthState {
     pub authenticated: Mutex<Vec<(&'static str, String)>>,
     /// When set, /token accepts the request and never answers.
     pub stall_token: Mutex<bool>,
+    /// `private_key_jwt` clients and the keys their assertions must verify with.
+    client_keys: Mutex<HashMap<String, jsonwebtoken::DecodingKey>>,
+    /// Every client assertion and JWT-bearer assertion id seen (replays refused).
+    seen_jti: Mutex<HashSet<String>>,
+    /// Client assertions must name the token endpoint instead of the issuer.
+    pub assertion_aud_is_token_endpoint: Mutex<bool>,
+    pub last_client_assertion: Mutex<Option<String>>,
+    /// The service account's private key (PKCS#8 PEM) and public key.
+    pub service_account_pem: String,
+    service_account_key: jsonwebtoken::DecodingKey,
+    /// The last token exchange's form.
+    pub last_exchange: Mutex<Option<HashMap<String, String>>>,
+    /// /userinfo answers with a signed JWT when asked for one.
+    pub sign_userinfo: Mutex<bool>,
+    /// /userinfo says the user is someone else.
+    pub userinfo_sub: Mutex<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -109,6 +171,13 @@ pub struct AuthServer(pub Arc<AuthState>);
 
 impl AuthServer {
     pub async fn start() -> (Self, String) {
+        let (service_account_pem, service_account_key) = new_rsa_pem();
+        let ed_public: Jwk = serde_json::from_str(ED_PUBLIC_JWK).unwrap();
+        let mut client_keys = HashMap::new();
+        client_keys.insert(
+            "ed-svc".to_owned(),
+            jsonwebtoken::DecodingKey::from_jwk(&ed_public).unwrap(),
+        );
         let state = AuthState {
             issuer: Mutex::new(String::new()),
             codes: Mutex::default(),
@@ -127,6 +196,15 @@ impl AuthServer {
             last_basic_auth: Mutex::new(None),
             authenticated: Mutex::default(),
             stall_token: Mutex::new(false),
+            client_keys: Mutex::new(client_keys),
+            seen_jti: Mutex::default(),
+            assertion_aud_is_token_endpoint: Mutex::new(false),
+            last_client_assertion: Mutex::new(None),
+            service_account_pem,
+            service_account_key,
+            last_exchange: Mutex::new(None),
+            sign_userinfo: Mutex::new(false),
+            userinfo_sub: Mutex::new(None),
         };
         let server = Self(Arc::new(state));
         let router = Router::new()
@@ -137,6 +215,8 @@ impl AuthServer {
             .route("/introspect", post(introspect))
             .route("/device", post(device))
             .route("/jwks", get(jwks))
+            .route("/userinfo", get(userinfo))
+            .route("/resource", get(resource))
             .with_state(server.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -145,9 +225,67 @@ impl AuthServer {
         (server, url)
     }
 
+    /// Registers `client_id` as a `private_key_jwt` client with `key`.
+    pub fn register_key(&self, client_id: &str, key: jsonwebtoken::DecodingKey) {
+        self.0.client_keys.lock().insert(client_id.to_owned(), key);
+    }
+
+    /// A service-account key file for the JWT-bearer grant.
+    pub fn service_account_json(&self) -> String {
+        let issuer = self.0.issuer.lock().clone();
+        json!({
+            "type": "service_account",
+            "client_email": SERVICE_ACCOUNT,
+            "private_key_id": "sa-key-1",
+            "private_key": self.0.service_account_pem,
+            "token_uri": format!("{issuer}/token"),
+        })
+        .to_string()
+    }
+
+    /// Verifies a signed assertion about `expected_iss` addressed to one of
+    /// `audiences`; its `jti` may be used once. Returns its claims.
+    fn check_assertion(
+        &self,
+        assertion: &str,
+        key: &jsonwebtoken::DecodingKey,
+        expected_iss: Option<&str>,
+        audiences: &[String],
+    ) -> Result<Value, &'static str> {
+        let header = jsonwebtoken::decode_header(assertion).map_err(|_| "malformed")?;
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.set_audience(audiences);
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+        let data = jsonwebtoken::decode::<Value>(assertion, key, &validation)
+            .map_err(|_| "the assertion does not verify")?;
+        let claims = data.claims;
+        if let Some(iss) = expected_iss
+            && (claims["iss"] != iss || claims["sub"] != iss)
+        {
+            return Err("iss and sub must name the client");
+        }
+        let now = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap()
+            .as_secs() as i64;
+        if claims["exp"].as_i64().is_none_or(|exp| exp > now + 600) {
+            return Err("the assertion lives too long");
+        }
+        let jti = claims["jti"].as_str().ok_or("no jti")?.to_owned();
+        if !self.0.seen_jti.lock().insert(jti) {
+            return Err("the assertion was used before");
+        }
+        Ok(claims)
+    }
+
     /// Signs new ID tokens with a new key (the old one stays published).
     pub fn rotate_key(&self, kid: &str) {
         self.0.keys.lock().push(new_key(kid));
+    }
+
+    /// Every access token issued so far stops working.
+    pub fn forget_access_tokens(&self) {
+        self.0.access.lock().clear();
     }
 
     pub fn is_active(&self, access: &str) -> bool {
@@ -217,11 +355,16 @@ impl AuthServer {
                 nonce
             });
         }
+        self.sign(&claims)
+    }
+
+    /// `claims` signed with the newest signing key (ES256, with its `kid`).
+    pub fn sign(&self, claims: &Value) -> String {
         let keys = self.0.keys.lock();
         let key = keys.last().unwrap();
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap()
+        jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
     }
 }
 
@@ -243,6 +386,8 @@ async fn discovery(State(s): State<AuthServer>) -> Json<Value> {
         "introspection_endpoint": format!("{issuer}/introspect"),
         "device_authorization_endpoint": format!("{issuer}/device"),
         "jwks_uri": format!("{issuer}/jwks"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "end_session_endpoint": format!("{issuer}/logout"),
         "code_challenge_methods_supported": ["S256"],
     }))
 }
@@ -321,6 +466,28 @@ fn authenticate_client(
     headers: &HeaderMap,
     form: &HashMap<String, String>,
 ) -> Result<String, Response> {
+    if form.get("client_assertion_type").map(String::as_str) == Some(JWT_ASSERTION) {
+        let id = form.get("client_id").cloned().unwrap_or_default();
+        let assertion = form.get("client_assertion").cloned().unwrap_or_default();
+        *s.0.last_client_assertion.lock() = Some(assertion.clone());
+        let refused = |why: &str| oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
+        if headers.contains_key("authorization") || form.contains_key("client_secret") {
+            return Err(refused("one authentication method at a time"));
+        }
+        let Some(key) = s.0.client_keys.lock().get(&id).cloned() else {
+            return Err(refused("not a private_key_jwt client"));
+        };
+        let issuer = s.0.issuer.lock().clone();
+        let audience = if *s.0.assertion_aud_is_token_endpoint.lock() {
+            format!("{issuer}/token")
+        } else {
+            issuer
+        };
+        return s
+            .check_assertion(&assertion, &key, Some(&id), &[audience])
+            .map(|_| id)
+            .map_err(refused);
+    }
     let (id, secret) = if let Some(basic) = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -401,7 +568,7 @@ async fn token(
             Json(s.issue(&client, USER.0, &grant.scope, None, grant.nonce.as_deref()))
                 .into_response()
         }
-        "client_credentials" if client == "svc" => {
+        "client_credentials" if matches!(client.as_str(), "svc" | "keyed-svc" | "ed-svc") => {
             Json(s.issue(&client, "svc", &get("scope"), None, None)).into_response()
         }
         "password" => {
@@ -463,11 +630,105 @@ async fn token(
             drop(devices);
             Json(s.issue(&client, USER.0, "", None, None)).into_response()
         }
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+            let token_endpoint = format!("{}/token", s.0.issuer.lock());
+            let claims = match s.check_assertion(
+                &get("assertion"),
+                &s.0.service_account_key,
+                None,
+                &[token_endpoint],
+            ) {
+                Ok(claims) if claims["iss"] == SERVICE_ACCOUNT => claims,
+                Ok(_) => {
+                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown issuer");
+                }
+                Err(why) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why),
+            };
+            let sub = claims["sub"].as_str().unwrap_or_default().to_owned();
+            let mut body = s.issue(&client, &sub, &get("scope"), None, None);
+            body.as_object_mut().unwrap().remove("refresh_token");
+            Json(body).into_response()
+        }
+        "urn:ietf:params:oauth:grant-type:token-exchange" if client == "svc" => {
+            *s.0.last_exchange.lock() = Some(form.clone());
+            let subject = s.0.access.lock().get(&get("subject_token")).cloned();
+            let Some((_, sub, _)) = subject else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "unknown subject token",
+                );
+            };
+            if get("subject_token_type") != "urn:ietf:params:oauth:token-type:access_token" {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "unsupported subject token type",
+                );
+            }
+            let mut body = s.issue(&client, &sub, &get("scope"), None, None);
+            let body_map = body.as_object_mut().unwrap();
+            body_map.remove("refresh_token");
+            body_map.insert(
+                "issued_token_type".into(),
+                json!("urn:ietf:params:oauth:token-type:access_token"),
+            );
+            Json(body).into_response()
+        }
         _ => oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "not supported",
         ),
+    }
+}
+
+/// The access token a request carries as `Bearer`, if it is active:
+/// `(client, sub)`.
+fn bearer(s: &AuthServer, headers: &HeaderMap) -> Option<(String, String)> {
+    let token = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    s.0.access
+        .lock()
+        .get(token)
+        .map(|(client, sub, _)| (client.clone(), sub.clone()))
+}
+
+async fn userinfo(State(s): State<AuthServer>, headers: HeaderMap) -> Response {
+    let Some((client, sub)) = bearer(&s, &headers) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Bearer error=\"invalid_token\"")],
+        )
+            .into_response();
+    };
+    let sub = s.0.userinfo_sub.lock().clone().unwrap_or(sub);
+    let claims = json!({"sub": sub, "email": sub, "name": "Ada Lovelace"});
+    let wants_jwt = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/jwt"));
+    if wants_jwt && *s.0.sign_userinfo.lock() {
+        let mut signed = claims;
+        signed["iss"] = json!(s.0.issuer.lock().clone());
+        signed["aud"] = json!(if *s.0.tweak.lock() == Some(Tweak::WrongAud) {
+            "someone-else".to_owned()
+        } else {
+            client
+        });
+        return ([("content-type", "application/jwt")], s.sign(&signed)).into_response();
+    }
+    Json(claims).into_response()
+}
+
+/// A protected resource: 200 with the caller's subject for an active token.
+async fn resource(State(s): State<AuthServer>, headers: HeaderMap) -> Response {
+    match bearer(&s, &headers) {
+        Some((_, sub)) => sub.into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
     }
 }
 

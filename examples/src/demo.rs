@@ -5,7 +5,10 @@
 //! S256, loopback redirects), `/oauth/token` (password, client credentials,
 //! authorization code, refresh with rotation), `/oauth/revoke`.
 //! User `demo@example.com` / `demo-password`; public client `quickstart`;
-//! confidential client `service` / `service-secret`.
+//! confidential client `service` / `service-secret`; client `keyed-service`,
+//! which proves itself with a signed assertion (`private_key_jwt`) made with
+//! [`KEYED_SERVICE_JWK`]. Confidential clients may exchange a live access
+//! token for another (RFC 8693 token exchange).
 //!
 //! API: `/api/orders` and friends want a live bearer token (tokens really
 //! expire), `/api/basic` wants Basic `demo:demo-key`, `/api/keyed` wants
@@ -29,6 +32,13 @@ use serde_json::{Value, json};
 pub const USER: (&str, &str) = ("demo@example.com", "demo-password");
 /// The confidential demo client.
 pub const SERVICE: (&str, &str) = ("service", "service-secret");
+/// The demo client that authenticates with `private_key_jwt`.
+pub const KEYED_SERVICE: &str = "keyed-service";
+/// `keyed-service`'s private key, a JWK: the Ed25519 example key published
+/// in RFC 8037 — for demos and tests only, never for anything real.
+pub const KEYED_SERVICE_JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"demo-1","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+/// The public half the demo provider checks assertions with.
+const KEYED_SERVICE_PUBLIC: &str = r#"{"kty":"OKP","crv":"Ed25519","kid":"demo-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
 /// The API key `/api/keyed` accepts.
 pub const API_KEY: &str = "demo-api-key";
 
@@ -53,6 +63,10 @@ struct Inner {
     codes: parking_lot::Mutex<HashMap<String, (String, String)>>, // code -> (challenge, redirect)
     failures: parking_lot::Mutex<VecDeque<Failure>>,
     issuer: parking_lot::Mutex<String>,
+    /// Client assertion ids seen: each may be used once.
+    seen_jti: parking_lot::Mutex<HashSet<String>>,
+    /// The `audience` of each token exchange.
+    exchange_audiences: parking_lot::Mutex<Vec<String>>,
 }
 
 /// A running demo server. Dropping it does not stop it; it lives as long as
@@ -127,6 +141,11 @@ impl Demo {
         self.inner.revocations.load(Ordering::SeqCst)
     }
 
+    /// The `audience` the last token exchange asked for.
+    pub fn last_exchange_audience(&self) -> Option<String> {
+        self.inner.exchange_audiences.lock().last().cloned()
+    }
+
     /// Whether `access` is a live access token.
     pub fn is_live(&self, access: &str) -> bool {
         self.inner
@@ -184,7 +203,37 @@ async fn authorize(
     Redirect::to(url.as_str()).into_response()
 }
 
-fn client_of(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<String> {
+/// Whether `assertion` is a fresh one `keyed-service` signed for this
+/// provider.
+fn assertion_ok(s: &Inner, assertion: &str) -> bool {
+    let Ok(jwk) = serde_json::from_str(KEYED_SERVICE_PUBLIC) else {
+        return false;
+    };
+    let Ok(key) = jsonwebtoken::DecodingKey::from_jwk(&jwk) else {
+        return false;
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_audience(&[s.issuer.lock().clone()]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    let Ok(data) = jsonwebtoken::decode::<Value>(assertion, &key, &validation) else {
+        return false;
+    };
+    let claims = data.claims;
+    claims["iss"] == KEYED_SERVICE
+        && claims["sub"] == KEYED_SERVICE
+        && claims["jti"]
+            .as_str()
+            .is_some_and(|jti| s.seen_jti.lock().insert(jti.to_owned()))
+}
+
+fn client_of(s: &Inner, headers: &HeaderMap, form: &HashMap<String, String>) -> Option<String> {
+    if form.get("client_assertion_type").map(String::as_str)
+        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        let ok = form.get("client_id").map(String::as_str) == Some(KEYED_SERVICE)
+            && assertion_ok(s, form.get("client_assertion")?);
+        return ok.then(|| KEYED_SERVICE.to_owned());
+    }
     if let Some(basic) = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -213,7 +262,7 @@ async fn token(
     axum::Form(form): axum::Form<HashMap<String, String>>,
 ) -> Response {
     s.token_calls.fetch_add(1, Ordering::SeqCst);
-    let Some(client) = client_of(&headers, &form) else {
+    let Some(client) = client_of(&s, &headers, &form) else {
         return error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
@@ -222,7 +271,23 @@ async fn token(
             Json(issue(&s, "orders")).into_response()
         }
         "password" => error(StatusCode::BAD_REQUEST, "invalid_grant"),
-        "client_credentials" if client == SERVICE.0 => Json(issue(&s, "orders")).into_response(),
+        "client_credentials" if client == SERVICE.0 || client == KEYED_SERVICE => {
+            Json(issue(&s, "orders")).into_response()
+        }
+        "urn:ietf:params:oauth:grant-type:token-exchange" if client != "quickstart" => {
+            let live = s
+                .access
+                .lock()
+                .get(&get("subject_token"))
+                .is_some_and(|until| Instant::now() < *until);
+            if !live {
+                return error(StatusCode::BAD_REQUEST, "invalid_grant");
+            }
+            s.exchange_audiences.lock().push(get("audience"));
+            let mut body = issue(&s, "orders");
+            body["issued_token_type"] = json!("urn:ietf:params:oauth:token-type:access_token");
+            Json(body).into_response()
+        }
         "refresh_token" => {
             if s.refresh.lock().remove(&get("refresh_token")) {
                 Json(issue(&s, "orders")).into_response()

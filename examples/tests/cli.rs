@@ -611,3 +611,93 @@ async fn retries_show_a_progress_line_on_a_terminal_only() {
     assert!(seen.contains("retry 1 in 0.0 s (status 503)"), "{seen}");
     assert!(seen.contains("retry 2 in"), "{seen}");
 }
+
+#[tokio::test]
+async fn a_private_key_login_refreshes_with_the_key_and_tokens_can_be_exchanged() {
+    use session_kit_examples::demo::{KEYED_SERVICE, KEYED_SERVICE_JWK};
+    let demo = Demo::start(3600).await;
+    let store = store();
+    std::fs::create_dir_all(store.parent().unwrap()).unwrap();
+    let key_file = store.with_file_name("keyed-service.jwk");
+    std::fs::write(&key_file, KEYED_SERVICE_JWK).unwrap();
+    let login = |key: PathBuf| {
+        let (store, issuer) = (store.clone(), demo.issuer.clone());
+        async move {
+            run(
+                &store,
+                &[
+                    "login",
+                    "--issuer",
+                    &issuer,
+                    "--client-id",
+                    KEYED_SERVICE,
+                    "--private-key",
+                    key.to_str().unwrap(),
+                    "--client-credentials",
+                    "--profile",
+                    "keyed",
+                ],
+            )
+            .await
+        }
+    };
+    // A file that holds no key: usage error, and the file is never quoted.
+    let bad = store.with_file_name("not-a-key.pem");
+    std::fs::write(
+        &bad,
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let out = login(bad).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("c2VjcmV0"));
+
+    let out = login(key_file).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&run(&store, &["token", "--profile", "keyed"]).await.stdout)
+        .trim()
+        .to_owned();
+    assert!(demo.is_live(&token));
+    let listing = run(&store, &["--json", "profiles"]).await;
+    assert!(
+        !text(&listing.stdout).contains("nWGx"),
+        "the key never prints"
+    );
+
+    // Expired: the refresh authenticates with the key kept for the profile.
+    age_tokens(&store, "keyed", None).await;
+    let calls = demo.token_calls();
+    let out = run(&store, &["token", "--profile", "keyed"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fresh = text(&out.stdout).trim().to_owned();
+    assert!(demo.is_live(&fresh) && fresh != token);
+    assert_eq!(demo.token_calls(), calls + 1);
+
+    // Token exchange: a new token for another audience; the profile keeps its own.
+    let out = run(
+        &store,
+        &[
+            "--json",
+            "token",
+            "--profile",
+            "keyed",
+            "--exchange",
+            "--audience",
+            "orders",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exchanged: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let exchanged = exchanged["access_token"].as_str().unwrap().to_owned();
+    assert!(demo.is_live(&exchanged) && exchanged != fresh);
+    assert_eq!(demo.last_exchange_audience().as_deref(), Some("orders"));
+    let out = run(&store, &["token", "--profile", "keyed"]).await;
+    assert_eq!(text(&out.stdout).trim(), fresh);
+    let out = run(
+        &store,
+        &["token", "--profile", "keyed", "--audience", "orders"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "--audience needs --exchange");
+}

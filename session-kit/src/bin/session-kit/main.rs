@@ -23,7 +23,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use session_kit::auth::{ApiKeyAuth, BasicAuth, BearerAuth, Session};
-use session_kit::oauth::{LoopbackRedirect, OAuthClient, OAuthHttp, ProviderMetadata};
+use session_kit::oauth::{
+    LoopbackRedirect, OAuthClient, OAuthHttp, ProviderMetadata, TokenExchange,
+};
 use session_kit::retry::RetryPolicy;
 use session_kit::{ExpiryPolicy, SessionData, SharedClock};
 
@@ -50,8 +52,9 @@ struct Cli {
 enum Command {
     /// Sign in and save the session in a profile.
     Login(Login),
-    /// Print a valid access token (refreshing first if needed).
-    Token(ProfileArg),
+    /// Print a valid access token (refreshing first if needed), or with
+    /// --exchange one the provider issues for it (token exchange).
+    Token(TokenArgs),
     /// Make an authenticated request with retries.
     Request(Request),
     /// Print the profile's summary line.
@@ -76,6 +79,26 @@ struct ProfileArg {
 }
 
 #[derive(Args, Debug)]
+struct TokenArgs {
+    /// The profile.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// Trade the profile's access token for another (RFC 8693 token
+    /// exchange) and print that one; the profile keeps its own.
+    #[arg(long)]
+    exchange: bool,
+    /// With --exchange: the service the new token is for (repeatable).
+    #[arg(long, requires = "exchange")]
+    audience: Vec<String>,
+    /// With --exchange: a resource URI the new token is for (repeatable).
+    #[arg(long, requires = "exchange")]
+    resource: Vec<String>,
+    /// With --exchange: scopes for the new token (repeatable).
+    #[arg(long = "scope", requires = "exchange")]
+    scopes: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 struct Login {
     /// The provider's issuer URL (discovery is used).
     #[arg(long)]
@@ -91,6 +114,11 @@ struct Login {
     /// stdin; SESSION_KIT_CLIENT_SECRET works too.
     #[arg(long)]
     client_secret_stdin: bool,
+    /// Authenticate the client with a signed assertion (private_key_jwt)
+    /// instead of a secret: the key in FILE, PEM or a private JWK. The key
+    /// is kept with the profile's session (owner-only file) for refreshes.
+    #[arg(long, value_name = "FILE", conflicts_with = "client_secret_stdin")]
+    private_key: Option<PathBuf>,
     /// Scopes to request (repeatable).
     #[arg(long = "scope")]
     scopes: Vec<String>,
@@ -358,7 +386,7 @@ async fn main() -> ExitCode {
     let profiles = Profiles::open(cli.store.clone());
     let result = match cli.command {
         Command::Login(login) => run_login(&profiles, login, cli.json).await,
-        Command::Token(p) => run_token(&profiles, &p.profile, cli.json).await,
+        Command::Token(t) => run_token(&profiles, &t, cli.json).await,
         Command::Request(r) => run_request(&profiles, r, cli.json).await,
         Command::Status(p) => run_status(&profiles, &p.profile, cli.json).await,
         Command::Profiles => run_profiles(&profiles, cli.json).await,
@@ -449,6 +477,21 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
     } else {
         env_secret("SESSION_KIT_CLIENT_SECRET")
     };
+    let private_key = match &login.private_key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("--private-key {}: {e}", path.display())))?;
+            let key = profile::signing_key(&text)
+                .map_err(|e| usage(format!("--private-key {}: {e}", path.display())))?;
+            Some((text, key))
+        }
+        None => None,
+    };
+    if private_key.is_some() && client_secret.is_some() {
+        return Err(usage(
+            "--private-key replaces the client secret: unset SESSION_KIT_CLIENT_SECRET",
+        ));
+    }
     let http = OAuthHttp::new().map_err(usage)?;
     let metadata = ProviderMetadata::discover(&http, &login.issuer)
         .await
@@ -462,11 +505,14 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
     if let Some(secret) = &client_secret {
         builder = builder.client_secret(secret.clone());
     }
+    if let Some((_, key)) = &private_key {
+        builder = builder.private_key_jwt(key.clone());
+    }
     let client = builder.build().map_err(usage)?;
     let (grant, tokens) = if login.client_credentials {
-        if client_secret.is_none() {
+        if client_secret.is_none() && private_key.is_none() {
             return Err(usage(
-                "--client-credentials needs the client secret: --client-secret-stdin or SESSION_KIT_CLIENT_SECRET",
+                "--client-credentials needs the client secret (--client-secret-stdin or SESSION_KIT_CLIENT_SECRET) or --private-key",
             ));
         }
         ("client_credentials", client.client_credentials().await)
@@ -542,6 +588,12 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
         data.credentials
             .insert("client_secret".into(), profile::secret_credential(secret));
     }
+    if let Some((text, _)) = &private_key {
+        data.credentials.insert(
+            profile::PRIVATE_KEY.into(),
+            profile::secret_credential(text),
+        );
+    }
     let profile = Profile {
         name: login.profile.clone(),
         issuer: login.issuer.clone(),
@@ -585,10 +637,28 @@ async fn profile_or_fail(profiles: &Profiles, name: &str) -> Result<Profile, Fai
         })
 }
 
-async fn run_token(profiles: &Profiles, name: &str, json_out: bool) -> Result<u8, Failure> {
+async fn run_token(profiles: &Profiles, args: &TokenArgs, json_out: bool) -> Result<u8, Failure> {
+    let name = args.profile.as_str();
     let profile = profile_or_fail(profiles, name).await?;
     let manager = profiles.token_manager(&profile).await.map_err(usage)?;
-    let tokens = manager.token().await.map_err(|e| token_failure(name, &e))?;
+    let mut tokens = manager.token().await.map_err(|e| token_failure(name, &e))?;
+    if args.exchange {
+        let mut request = TokenExchange::new(tokens.access_token().expose_secret());
+        for audience in &args.audience {
+            request = request.audience(audience);
+        }
+        for resource in &args.resource {
+            request = request.resource(resource);
+        }
+        if !args.scopes.is_empty() {
+            request = request.scopes(args.scopes.clone());
+        }
+        let client = profiles.client(&profile).await.map_err(usage)?;
+        tokens = client
+            .exchange_token(&request)
+            .await
+            .map_err(|e| failed(chain(&e)))?;
+    }
     if json_out {
         let expires = tokens.expires_at().map(|t| t.unix_timestamp());
         println!(

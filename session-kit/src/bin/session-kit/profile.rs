@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use session_kit::auth::{SessionState, TokenManager};
-use session_kit::oauth::{Grant, OAuthClient, OAuthTokenProvider, ProviderMetadata};
+use session_kit::oauth::{Grant, OAuthClient, OAuthTokenProvider, ProviderMetadata, SigningKey};
 use session_kit::store::JsonFileStore;
 use session_kit::{NamedCredential, SessionData, SessionStore, SharedSessionStore, StoreRecord};
 
@@ -118,9 +118,9 @@ impl Profiles {
         Ok(())
     }
 
-    /// A token manager for the profile, refreshing through its provider and
-    /// saving rotated tokens back.
-    pub(crate) async fn token_manager(&self, profile: &Profile) -> Result<TokenManager, String> {
+    /// The profile's OAuth client, authenticating as it did at login (with
+    /// the client secret or the private key kept with its session).
+    pub(crate) async fn client(&self, profile: &Profile) -> Result<OAuthClient, String> {
         let mut metadata = ProviderMetadata::new(&profile.token_endpoint)
             .map_err(|e| e.to_string())?
             .with_issuer(&profile.issuer);
@@ -129,21 +129,31 @@ impl Profiles {
                 .with_revocation_endpoint(revocation)
                 .map_err(|e| e.to_string())?;
         }
-        let secret = self
+        let session = self
             .session(&profile.name)
             .await
-            .map_err(|e| e.to_string())?
-            .and_then(|d| {
-                d.credentials
-                    .get("client_secret")
-                    .map(|c| c.expose_secret().to_owned())
-            });
+            .map_err(|e| e.to_string())?;
+        let credential = |name: &str| {
+            session
+                .as_ref()
+                .and_then(|d| d.credentials.get(name))
+                .map(|c| c.expose_secret().to_owned())
+        };
         let mut builder =
             OAuthClient::builder(metadata, &profile.client_id).scopes(profile.scopes.clone());
-        if let Some(secret) = &secret {
-            builder = builder.client_secret(secret.clone());
+        if let Some(secret) = credential("client_secret") {
+            builder = builder.client_secret(secret);
         }
-        let client = builder.build().map_err(|e| e.to_string())?;
+        if let Some(key) = credential(PRIVATE_KEY) {
+            builder = builder.private_key_jwt(signing_key(&key)?);
+        }
+        builder.build().map_err(|e| e.to_string())
+    }
+
+    /// A token manager for the profile, refreshing through its provider and
+    /// saving rotated tokens back.
+    pub(crate) async fn token_manager(&self, profile: &Profile) -> Result<TokenManager, String> {
+        let client = self.client(profile).await?;
         let grant = if profile.grant == "client_credentials" {
             Grant::ClientCredentials
         } else {
@@ -158,6 +168,19 @@ impl Profiles {
                 .build(),
         )
     }
+}
+
+/// The credential under which a `private_key_jwt` client's key is kept.
+pub(crate) const PRIVATE_KEY: &str = "private_key";
+
+/// A signing key from a key file's text: a private JWK, or PEM.
+pub(crate) fn signing_key(text: &str) -> Result<SigningKey, String> {
+    if text.trim_start().starts_with('{') {
+        SigningKey::from_jwk(text)
+    } else {
+        SigningKey::from_pem(text.as_bytes())
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// The client secret kept with a client-credentials session (the file is 0600).

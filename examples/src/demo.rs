@@ -2,8 +2,10 @@
 //! examples: nothing to install, no network beyond loopback.
 //!
 //! Identity provider (OAuth 2.0): discovery, `/oauth/authorize` (code + PKCE
-//! S256, loopback redirects), `/oauth/token` (password, client credentials,
-//! authorization code, refresh with rotation), `/oauth/revoke`.
+//! S256, loopback redirects, or a pushed request's `request_uri`),
+//! `/oauth/par` (pushed authorization requests), `/oauth/token` (password,
+//! client credentials, authorization code, refresh with rotation, token
+//! exchange), `/oauth/revoke`.
 //! User `demo@example.com` / `demo-password`; public client `quickstart`;
 //! confidential client `service` / `service-secret`; client `keyed-service`,
 //! which proves itself with a signed assertion (`private_key_jwt`) made with
@@ -67,6 +69,8 @@ struct Inner {
     seen_jti: parking_lot::Mutex<HashSet<String>>,
     /// The `audience` of each token exchange.
     exchange_audiences: parking_lot::Mutex<Vec<String>>,
+    /// Pushed authorization requests by `request_uri`, each usable once.
+    pushed: parking_lot::Mutex<HashMap<String, HashMap<String, String>>>,
 }
 
 /// A running demo server. Dropping it does not stop it; it lives as long as
@@ -109,6 +113,7 @@ impl Demo {
             .route("/oauth/token", post(token))
             .route("/oauth/revoke", post(revoke))
             .route("/oauth/device", post(device))
+            .route("/oauth/par", post(par))
             .route("/api/{*rest}", any(api))
             .with_state(inner.clone());
         tokio::spawn(async move {
@@ -168,6 +173,7 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Json<Value> {
         "token_endpoint": format!("{i}/oauth/token"),
         "revocation_endpoint": format!("{i}/oauth/revoke"),
         "device_authorization_endpoint": format!("{i}/oauth/device"),
+        "pushed_authorization_request_endpoint": format!("{i}/oauth/par"),
     }))
 }
 
@@ -186,6 +192,13 @@ async fn authorize(
     State(s): State<Arc<Inner>>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let q = match q.get("request_uri") {
+        Some(uri) => match s.pushed.lock().remove(uri) {
+            Some(pushed) if pushed.get("client_id") == q.get("client_id") => pushed,
+            _ => return (StatusCode::BAD_REQUEST, "unknown or used request_uri").into_response(),
+        },
+        None => q,
+    };
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     let redirect = get("redirect_uri");
     let loopback = redirect.starts_with("http://127.0.0.1:");
@@ -313,6 +326,31 @@ async fn token(
         }
         _ => error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     }
+}
+
+/// A pushed authorization request (RFC 9126): kept under a `request_uri`
+/// that `/oauth/authorize` accepts once.
+async fn par(
+    State(s): State<Arc<Inner>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let Some(client) = client_of(&s, &headers, &form) else {
+        return error(StatusCode::UNAUTHORIZED, "invalid_client");
+    };
+    let uri = format!(
+        "urn:ietf:params:oauth:request_uri:demo-{}",
+        s.next.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut pushed = form;
+    pushed.insert("client_id".into(), client);
+    pushed.remove("client_secret");
+    s.pushed.lock().insert(uri.clone(), pushed);
+    (
+        StatusCode::CREATED,
+        Json(json!({"request_uri": uri, "expires_in": 60})),
+    )
+        .into_response()
 }
 
 async fn device(State(s): State<Arc<Inner>>) -> Json<Value> {

@@ -96,13 +96,12 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-#[tokio::test]
-async fn login_through_the_loopback_listener_then_token_status_profiles() {
-    let demo = Demo::start(3600).await;
-    let store = store();
+/// Runs `login` for the public client through the loopback listener, this
+/// test playing the browser; returns the URL the browser was sent to.
+async fn browser_login(demo: &Demo, store: &Path, extra: &[&str]) -> String {
     let mut child = Command::new(binary())
         .arg("--store")
-        .arg(&store)
+        .arg(store)
         .args([
             "login",
             "--issuer",
@@ -113,6 +112,7 @@ async fn login_through_the_loopback_listener_then_token_status_profiles() {
             "--profile",
             "web",
         ])
+        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -130,7 +130,6 @@ async fn login_through_the_loopback_listener_then_token_status_profiles() {
     let url = tokio::task::spawn_blocking(move || rx.recv().expect("a URL on stderr"))
         .await
         .unwrap();
-    assert!(url.contains("code_challenge_method=S256"));
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -144,6 +143,15 @@ async fn login_through_the_loopback_listener_then_token_status_profiles() {
         .unwrap();
     drain.join().unwrap();
     assert!(status.success());
+    url
+}
+
+#[tokio::test]
+async fn login_through_the_loopback_listener_then_token_status_profiles() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    let url = browser_login(&demo, &store, &[]).await;
+    assert!(url.contains("code_challenge_method=S256"));
 
     let out = run(&store, &["token", "--profile", "web"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -700,4 +708,18 @@ async fn a_private_key_login_refreshes_with_the_key_and_tokens_can_be_exchanged(
     )
     .await;
     assert_eq!(out.status.code(), Some(2), "--audience needs --exchange");
+}
+
+#[tokio::test]
+async fn login_par_pushes_the_request_and_the_browser_sees_only_its_reference() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    let url = browser_login(&demo, &store, &["--par"]).await;
+    assert!(
+        url.contains("request_uri=") && !url.contains("code_challenge"),
+        "{url}"
+    );
+    let out = run(&store, &["token", "--profile", "web"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(demo.is_live(text(&out.stdout).trim()));
 }

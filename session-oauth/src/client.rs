@@ -150,6 +150,8 @@ pub(crate) struct Inner {
     pub(crate) auth: ClientAuth,
     pub(crate) signing_key: Option<SigningKey>,
     pub(crate) assertion_audience: AssertionAudience,
+    /// Push authorization requests even when the provider doesn't require it.
+    pub(crate) push_authorization_requests: bool,
     pub(crate) has_secret: bool,
     pub(crate) scopes: Vec<String>,
     pub(crate) redirect_uri: Option<Url>,
@@ -207,6 +209,7 @@ impl OAuthClient {
             auth: ClientAuth::Basic,
             signing_key: None,
             assertion_audience: AssertionAudience::Issuer,
+            push_authorization_requests: false,
             redirect_uri: None,
             scopes: Vec::new(),
             http: None,
@@ -272,7 +275,9 @@ impl OAuthClient {
     /// # Errors
     ///
     /// [`Error::MissingEndpoint`] without an authorization endpoint;
-    /// [`Error::Configuration`] without any redirect URI.
+    /// [`Error::Configuration`] without any redirect URI, or when requests
+    /// must be pushed first (use
+    /// [`start_authorization`](Self::start_authorization), which pushes).
     ///
     /// ```no_run
     /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
@@ -282,6 +287,99 @@ impl OAuthClient {
     /// # Ok(()) }
     /// ```
     pub fn authorization_request(
+        &self,
+        redirect_uri: Option<&Url>,
+    ) -> Result<PendingAuthorization> {
+        if self.pushes_authorization_requests() {
+            return Err(Error::Configuration {
+                reason: "authorization requests to this provider are pushed first: use start_authorization".into(),
+            });
+        }
+        self.build_authorization_request(redirect_uri)
+    }
+
+    /// Starts an authorization code request as
+    /// [`authorization_request`](Self::authorization_request) does, pushing
+    /// it to the provider first (RFC 9126) when the provider requires that or
+    /// the client was built with
+    /// [`pushed_authorization_requests`](OAuthClientBuilder::pushed_authorization_requests):
+    /// the URL to open then carries only `client_id` and the `request_uri`
+    /// the provider handed back. The push is authenticated like every
+    /// token-endpoint call.
+    ///
+    /// # Errors
+    ///
+    /// As [`authorization_request`](Self::authorization_request);
+    /// [`Error::MissingEndpoint`] when pushing without a pushed
+    /// authorization request endpoint; the provider's refusal; transport
+    /// errors.
+    ///
+    /// ```no_run
+    /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
+    /// let redirect = url::Url::parse("http://127.0.0.1:8765/callback").unwrap();
+    /// let pending = client.start_authorization(Some(&redirect)).await?;
+    /// println!("open {}", pending.url);
+    /// # Ok(()) }
+    /// ```
+    pub async fn start_authorization(
+        &self,
+        redirect_uri: Option<&Url>,
+    ) -> Result<PendingAuthorization> {
+        let mut pending = self.build_authorization_request(redirect_uri)?;
+        if self.pushes_authorization_requests() {
+            pending.url = self.push_authorization_request(&pending.url).await?;
+        }
+        Ok(pending)
+    }
+
+    /// Whether authorization requests go to the provider first.
+    fn pushes_authorization_requests(&self) -> bool {
+        self.inner.push_authorization_requests
+            || self.inner.metadata.require_pushed_authorization_requests
+    }
+
+    /// Pushes the parameters of `url` (an authorization URL) and returns the
+    /// URL that refers to them by `request_uri`.
+    async fn push_authorization_request(&self, url: &Url) -> Result<Url> {
+        let endpoint = self
+            .inner
+            .metadata
+            .pushed_authorization_request_endpoint
+            .as_ref()
+            .ok_or(Error::MissingEndpoint {
+                endpoint: "pushed authorization request",
+            })?;
+        let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let response = self
+            .authenticated()
+            .call(form_request(endpoint, &params))
+            .await
+            .map_err(HttpError::into_error)?;
+        if !response.status().is_success() {
+            return Err(error_answer(&response));
+        }
+        let answer: serde_json::Value = serde_json::from_slice(response.body()).unwrap_or_default();
+        let request_uri = answer["request_uri"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .ok_or(Error::InvalidResponse {
+                reason: "the pushed request was answered without a request_uri".into(),
+            })?;
+        let mut short = url.clone();
+        short
+            .query_pairs_mut()
+            .clear()
+            .append_pair("client_id", &self.inner.client_id)
+            .append_pair("request_uri", request_uri);
+        Ok(short)
+    }
+
+    /// The authorization request itself: PKCE, state, nonce, scopes.
+    fn build_authorization_request(
         &self,
         redirect_uri: Option<&Url>,
     ) -> Result<PendingAuthorization> {
@@ -728,6 +826,7 @@ pub struct OAuthClientBuilder {
     auth: ClientAuth,
     signing_key: Option<SigningKey>,
     assertion_audience: AssertionAudience,
+    push_authorization_requests: bool,
     redirect_uri: Option<Url>,
     scopes: Vec<String>,
     http: Option<OAuthHttp>,
@@ -775,6 +874,21 @@ impl OAuthClientBuilder {
     pub fn private_key_jwt(mut self, key: SigningKey) -> Self {
         self.auth = ClientAuth::PrivateKeyJwt;
         self.signing_key = Some(key);
+        self
+    }
+
+    /// Pushes every authorization request to the provider first (RFC 9126),
+    /// even when its metadata doesn't require it; the browser then gets a
+    /// short URL with only a `request_uri`. (When the provider requires
+    /// pushed requests, they are pushed whatever this says.)
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "app").pushed_authorization_requests(true).build()?;
+    /// # let _ = client; Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn pushed_authorization_requests(mut self, push: bool) -> Self {
+        self.push_authorization_requests = push;
         self
     }
 
@@ -938,6 +1052,7 @@ impl OAuthClientBuilder {
                 auth: self.auth,
                 signing_key: self.signing_key,
                 assertion_audience: self.assertion_audience,
+                push_authorization_requests: self.push_authorization_requests,
                 scopes: self.scopes,
                 redirect_uri: self.redirect_uri,
                 clock: self.clock,

@@ -15,6 +15,9 @@
 //! - service-to-service grants: JWT-bearer (RFC 7523 §2.1, service-account
 //!   key files, [`JwtBearer`]) and token exchange (RFC 8693,
 //!   [`TokenExchange`]), both usable as a session's [`Grant`];
+//! - pushed authorization requests (RFC 9126): automatic when the provider
+//!   requires them, opt-in otherwise
+//!   ([`OAuthClientBuilder::pushed_authorization_requests`]);
 //! - OpenID Connect user info (plain or signed) and RP-initiated logout
 //!   ([`OAuthClient::end_session_url`]).
 //!

@@ -207,13 +207,15 @@ fn handle<B>(req: &Request<B>, path: &str, expected: &str, slot: &Slot) -> Respo
 
 impl OAuthClient {
     /// The whole native-app flow: an authorization request (PKCE, state,
-    /// nonce) with the listener's redirect URI; `open` is given the URL to
-    /// show or open; the redirect is awaited (up to `timeout`), checked, and
-    /// the code exchanged.
+    /// nonce) with the listener's redirect URI, pushed first when the
+    /// provider requires it or the client asks for it (see
+    /// [`start_authorization`](OAuthClient::start_authorization)); `open` is
+    /// given the URL to show or open; the redirect is awaited (up to
+    /// `timeout`), checked, and the code exchanged.
     ///
     /// # Errors
     ///
-    /// Any error of [`LoopbackRedirect::wait`] or
+    /// The push's errors, and any error of [`LoopbackRedirect::wait`] or
     /// [`exchange_code`](OAuthClient::exchange_code).
     ///
     /// ```no_run
@@ -230,8 +232,9 @@ impl OAuthClient {
         timeout: Duration,
         open: impl FnOnce(&Url),
     ) -> Result<session_core::TokenSet> {
-        let pending: PendingAuthorization =
-            self.authorization_request(Some(listener.redirect_uri()))?;
+        let pending: PendingAuthorization = self
+            .start_authorization(Some(listener.redirect_uri()))
+            .await?;
         open(&pending.url);
         let code = listener.wait(pending.state(), timeout).await?;
         self.exchange_code(&code, &pending).await

@@ -50,6 +50,12 @@ pub struct ProviderMetadata {
     /// to end their session at the provider.
     #[serde(default)]
     pub end_session_endpoint: Option<Url>,
+    /// Pushed authorization requests (RFC 9126).
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<Url>,
+    /// Whether the provider takes authorization requests only when pushed.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 fn parse(url: &str, what: &'static str) -> Result<Url> {
@@ -81,6 +87,8 @@ impl ProviderMetadata {
             jwks_uri: None,
             userinfo_endpoint: None,
             end_session_endpoint: None,
+            pushed_authorization_request_endpoint: None,
+            require_pushed_authorization_requests: false,
         })
     }
 
@@ -184,6 +192,22 @@ impl ProviderMetadata {
     /// ```
     pub fn with_userinfo_endpoint(mut self, url: &str) -> Result<Self> {
         self.userinfo_endpoint = Some(parse(url, "userinfo")?);
+        Ok(self)
+    }
+
+    /// Sets the pushed authorization request endpoint (RFC 9126).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] for an invalid URL.
+    ///
+    /// ```
+    /// let _ = session_oauth::ProviderMetadata::new("https://a/t")?.with_pushed_authorization_request_endpoint("https://a/par")?;
+    /// # Ok::<(), session_oauth::Error>(())
+    /// ```
+    pub fn with_pushed_authorization_request_endpoint(mut self, url: &str) -> Result<Self> {
+        self.pushed_authorization_request_endpoint =
+            Some(parse(url, "pushed authorization request")?);
         Ok(self)
     }
 

@@ -406,3 +406,100 @@ async fn signing_out_of_the_facade_hands_back_the_providers_logout_url() {
     );
     assert!(auth.tokens().is_none(), "signed out here as well");
 }
+
+/// Signs in through the loopback listener, the test playing the browser;
+/// returns the URL the browser was sent to.
+async fn sign_in_through_the_browser(client: &OAuthClient) -> (url::Url, TokenSet) {
+    let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let browser = tokio::spawn(async move { support::follow_in_browser(rx.await.unwrap()).await });
+    let mut opened = None;
+    let tokens = client
+        .authorize_with_loopback(listener, std::time::Duration::from_secs(30), |url| {
+            opened = Some(url.clone());
+            tx.send(url.clone()).unwrap();
+        })
+        .await
+        .unwrap();
+    assert_eq!(browser.await.unwrap(), 200);
+    (opened.unwrap(), tokens)
+}
+
+#[tokio::test]
+async fn a_provider_that_requires_pushed_requests_gets_them_and_a_request_uri_works_once() {
+    let (server, issuer) = AuthServer::start().await;
+    *server.0.require_par.lock() = true;
+    let client = OAuthClient::builder(discovered(&issuer).await, "native-app")
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    // The synchronous builder can't push: it refuses rather than hand out
+    // a URL the provider would reject.
+    let redirect = url::Url::parse("http://127.0.0.1:9/callback").unwrap();
+    assert!(matches!(
+        client.authorization_request(Some(&redirect)),
+        Err(Error::Configuration { .. })
+    ));
+
+    let (opened, tokens) = sign_in_through_the_browser(&client).await;
+    assert!(server.is_active(tokens.access_token().expose_secret()));
+    assert_eq!(server.0.pushes.load(Ordering::SeqCst), 1);
+    let query: std::collections::HashMap<_, _> = opened.query_pairs().into_owned().collect();
+    assert_eq!(
+        query
+            .keys()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["client_id", "request_uri"].into(),
+        "the browser sees no PKCE challenge, state or scope: {opened}"
+    );
+    // The request_uri was used: replaying it is refused.
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(opened)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+}
+
+#[tokio::test]
+async fn pushing_is_opt_in_where_the_provider_allows_both() {
+    let (server, issuer) = AuthServer::start().await;
+    let plain = OAuthClient::builder(discovered(&issuer).await, "native-app")
+        .build()
+        .unwrap();
+    let (opened, _) = sign_in_through_the_browser(&plain).await;
+    assert!(opened.query_pairs().any(|(k, _)| k == "code_challenge"));
+    assert_eq!(server.0.pushes.load(Ordering::SeqCst), 0);
+
+    let pushing = OAuthClient::builder(discovered(&issuer).await, "native-app")
+        .pushed_authorization_requests(true)
+        .build()
+        .unwrap();
+    let (opened, tokens) = sign_in_through_the_browser(&pushing).await;
+    assert!(opened.query_pairs().any(|(k, _)| k == "request_uri"));
+    assert!(server.is_active(tokens.access_token().expose_secret()));
+    assert_eq!(server.0.pushes.load(Ordering::SeqCst), 1);
+
+    // The push authenticates the client like any token-endpoint call.
+    let (pem, public) = support::new_ec_pem();
+    server.register_key("keyed-svc", public);
+    let keyed = OAuthClient::builder(discovered(&issuer).await, "keyed-svc")
+        .private_key_jwt(SigningKey::from_pem(pem.as_bytes()).unwrap())
+        .pushed_authorization_requests(true)
+        .build()
+        .unwrap();
+    let pending = keyed
+        .start_authorization(Some(
+            &url::Url::parse("http://127.0.0.1:9/callback").unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert!(pending.url.query_pairs().any(|(k, _)| k == "request_uri"));
+    assert_eq!(server.0.pushes.load(Ordering::SeqCst), 2);
+}

@@ -9,7 +9,7 @@ use session_core::{MemoryStore, SessionStore, SharedSessionStore};
 use session_oauth::{
     ClientAuth, Error, Grant, OAuth, OAuthClient, OAuthTokenProvider, ProviderMetadata,
 };
-use support::{AuthServer, SVC_SECRET, Tweak, USER};
+use support::{AuthServer, SVC_SECRET, Tweak, USER, follow_in_browser};
 
 async fn discovered(issuer: &str) -> ProviderMetadata {
     let http = session_oauth::OAuthHttp::new().unwrap();
@@ -29,23 +29,6 @@ async fn svc(issuer: &str, auth: ClientAuth) -> OAuthClient {
         .client_auth(auth)
         .build()
         .unwrap()
-}
-
-/// Plays the browser: follows the authorize redirect to the loopback listener.
-async fn follow_in_browser(url: url::Url) -> reqwest::StatusCode {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let answer = browser.get(url).send().await.unwrap();
-    assert_eq!(
-        answer.status(),
-        303,
-        "the authorization server redirects back"
-    );
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
-    browser.get(location).send().await.unwrap().status()
 }
 
 #[tokio::test]

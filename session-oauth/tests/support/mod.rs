@@ -164,6 +164,12 @@ pub struct AuthState {
     pub sign_userinfo: Mutex<bool>,
     /// /userinfo says the user is someone else.
     pub userinfo_sub: Mutex<Option<String>>,
+    /// Discovery says authorization requests must be pushed, and /authorize
+    /// takes no other.
+    pub require_par: Mutex<bool>,
+    /// Pushed requests by `request_uri`, each usable once.
+    pushed: Mutex<HashMap<String, HashMap<String, String>>>,
+    pub pushes: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -205,6 +211,9 @@ impl AuthServer {
             last_exchange: Mutex::new(None),
             sign_userinfo: Mutex::new(false),
             userinfo_sub: Mutex::new(None),
+            require_par: Mutex::new(false),
+            pushed: Mutex::default(),
+            pushes: AtomicUsize::new(0),
         };
         let server = Self(Arc::new(state));
         let router = Router::new()
@@ -216,6 +225,7 @@ impl AuthServer {
             .route("/device", post(device))
             .route("/jwks", get(jwks))
             .route("/userinfo", get(userinfo))
+            .route("/par", post(par))
             .route("/resource", get(resource))
             .with_state(server.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -388,6 +398,8 @@ async fn discovery(State(s): State<AuthServer>) -> Json<Value> {
         "jwks_uri": format!("{issuer}/jwks"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "end_session_endpoint": format!("{issuer}/logout"),
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "require_pushed_authorization_requests": *s.0.require_par.lock(),
         "code_challenge_methods_supported": ["S256"],
     }))
 }
@@ -412,6 +424,18 @@ async fn authorize(
     State(s): State<AuthServer>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let q = match q.get("request_uri") {
+        Some(uri) => match s.0.pushed.lock().remove(uri) {
+            Some(pushed) if pushed.get("client_id") == q.get("client_id") => pushed,
+            _ => {
+                return (StatusCode::BAD_REQUEST, "unknown or used request_uri").into_response();
+            }
+        },
+        None if *s.0.require_par.lock() => {
+            return (StatusCode::BAD_REQUEST, "push the request first").into_response();
+        }
+        None => q,
+    };
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     if get("client_id") != "native-app" {
         return (StatusCode::BAD_REQUEST, "unknown client").into_response();
@@ -730,6 +754,55 @@ async fn resource(State(s): State<AuthServer>, headers: HeaderMap) -> Response {
         Some((_, sub)) => sub.into_response(),
         None => StatusCode::UNAUTHORIZED.into_response(),
     }
+}
+
+/// RFC 9126: the client pushes its authorization request and gets a
+/// `request_uri` for it.
+async fn par(
+    State(s): State<AuthServer>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let client = match authenticate_client(&s, &headers, &form) {
+        Ok(client) => client,
+        Err(r) => return r,
+    };
+    if form.contains_key("request_uri") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "request_uri in a pushed request",
+        );
+    }
+    s.0.pushes.fetch_add(1, Ordering::SeqCst);
+    let uri = format!("urn:ietf:params:oauth:request_uri:{}", s.n());
+    let mut pushed = form;
+    pushed.insert("client_id".into(), client);
+    pushed.remove("client_secret");
+    s.0.pushed.lock().insert(uri.clone(), pushed);
+    (
+        StatusCode::CREATED,
+        Json(json!({"request_uri": uri, "expires_in": 60})),
+    )
+        .into_response()
+}
+
+/// Plays the browser: follows the authorize redirect to the loopback
+/// listener and returns what the listener answered.
+pub async fn follow_in_browser(url: url::Url) -> reqwest::StatusCode {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(url).send().await.unwrap();
+    assert_eq!(
+        answer.status(),
+        303,
+        "the authorization server redirects back"
+    );
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+    browser.get(location).send().await.unwrap().status()
 }
 
 async fn revoke(

@@ -134,6 +134,11 @@ struct Login {
     /// Print the URL instead of opening a browser.
     #[arg(long)]
     no_browser: bool,
+    /// Push the authorization request to the provider first (RFC 9126), so
+    /// the browser gets only a reference to it; automatic when the provider
+    /// requires it.
+    #[arg(long, conflicts_with_all = ["device", "client_credentials", "password"])]
+    par: bool,
     /// Use the device flow.
     #[arg(long, conflicts_with_all = ["client_credentials", "password"])]
     device: bool,
@@ -500,8 +505,9 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
             | session_kit::oauth::Error::InsecureTransport { .. } => usage(chain(&e)),
             e => failed(chain(&e)),
         })?;
-    let mut builder =
-        OAuthClient::builder(metadata.clone(), &login.client_id).scopes(login.scopes.clone());
+    let mut builder = OAuthClient::builder(metadata.clone(), &login.client_id)
+        .scopes(login.scopes.clone())
+        .pushed_authorization_requests(login.par);
     if let Some(secret) = &client_secret {
         builder = builder.client_secret(secret.clone());
     }

@@ -85,6 +85,25 @@ impl BearerAuth {
     }
 }
 
+impl BearerAuth {
+    /// With a DPoP-bound token (`Authorization: DPoP …`) and the session's
+    /// key: a fresh proof for this request, bound to the token.
+    fn prove(&self, request: &mut AuthRequest<'_>, value: &HeaderValue) -> Result<()> {
+        let Source::Managed(manager) = &self.source else {
+            return Ok(());
+        };
+        let (Some(key), Some(token)) = (
+            manager.dpop(),
+            value.to_str().ok().and_then(|v| v.strip_prefix("DPoP ")),
+        ) else {
+            return Ok(());
+        };
+        let proof = key.proof(request.method(), request.url(), Some(token))?;
+        request.set_header(crate::dpop::DPOP, proof);
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Authenticate for BearerAuth {
     async fn authenticate(&self, request: &mut AuthRequest<'_>) -> Result<()> {
@@ -95,6 +114,7 @@ impl Authenticate for BearerAuth {
             }
             Source::Managed(manager) => manager.authorization().await?,
         };
+        self.prove(request, &value)?;
         request.set_header(AUTHORIZATION, value);
         Ok(())
     }
@@ -107,6 +127,9 @@ impl Authenticate for BearerAuth {
             }
             Source::Managed(manager) => manager.authorization_now()?,
         };
+        if let Err(error) = self.prove(request, &value) {
+            return Some(Err(error));
+        }
         request.set_header(AUTHORIZATION, value);
         Some(Ok(()))
     }
@@ -122,6 +145,17 @@ impl Authenticate for BearerAuth {
         match &self.source {
             Source::Fixed(_) => Ok(Replay::No),
             Source::Managed(manager) => {
+                // A DPoP server asking for a (new) nonce: answer once with
+                // it; the token itself was not refused.
+                if let Some(key) = manager.dpop()
+                    && key.take_nonce(
+                        rejection.url(),
+                        rejection.status(),
+                        rejection.response_headers(),
+                    )
+                {
+                    return Ok(Replay::Yes);
+                }
                 let rejected = rejection.request_headers().get(AUTHORIZATION);
                 manager.after_unauthorized(rejected).await
             }

@@ -9,6 +9,10 @@
 //! - **Refresh**: before expiry and once after a 401, single-flight across
 //!   concurrent requests, never blocking requests whose token is still valid,
 //!   re-login when the refresh token is dead.
+//! - **Sender-constrained tokens** (DPoP, RFC 9449): with a [`DpopKey`]
+//!   (kept with the session by [`DpopKey::for_state`]), every request with a
+//!   DPoP-bound token carries a fresh proof for that request, and a server's
+//!   nonce challenge is answered once.
 //! - **Sign-in flows** for APIs with their own login endpoints: [`SignIn`],
 //!   [`SignInCredentials`], [`SignInProvider`] (credentials held, or asked
 //!   for by a callback only when a sign-in is actually needed).
@@ -99,6 +103,7 @@ mod api_key;
 mod basic;
 mod bearer;
 mod builder;
+mod dpop;
 mod error;
 mod live_jar;
 mod pipeline;
@@ -120,6 +125,7 @@ pub use api_key::ApiKeyAuth;
 pub use basic::BasicAuth;
 pub use bearer::BearerAuth;
 pub use builder::SessionBuilder;
+pub use dpop::{DPOP, DPOP_NONCE, DpopKey};
 pub use error::{Error, Result, TransportError};
 pub use registry::SessionRegistry;
 pub use request::RequestBuilder;

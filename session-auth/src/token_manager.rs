@@ -41,6 +41,7 @@ use session_core::{
 use session_retry::{RetryPolicy, RetryReason, RetryScope, Verdict, retry_with};
 use tokio::sync::watch;
 
+use crate::dpop::DpopKey;
 use crate::state::SessionState;
 use crate::thread_header;
 
@@ -275,6 +276,8 @@ struct Inner {
     refreshes: AtomicU64,
     epoch: AtomicU64,
     quiet_until: Mutex<Option<OffsetDateTime>>,
+    /// The session's DPoP key, when its tokens are sender-constrained.
+    dpop: Option<DpopKey>,
 }
 
 impl TokenManager {
@@ -314,6 +317,7 @@ impl TokenManager {
             initial: None,
             listeners: Vec::new(),
             state: None,
+            dpop: None,
         }
     }
 
@@ -402,6 +406,20 @@ impl TokenManager {
         self.inner
             .view()
             .map(|c| c.tokens.status(now, &self.inner.policy))
+    }
+
+    /// The session's DPoP key, if its tokens are sender-constrained.
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// assert!(session_auth::TokenManager::builder(Login).build().dpop().is_none());
+    /// ```
+    pub fn dpop(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_ref()
     }
 
     /// How many refreshes (and sign-ins) this manager has run.
@@ -1041,6 +1059,7 @@ pub struct TokenManagerBuilder {
     initial: Option<TokenSet>,
     listeners: Vec<Listener>,
     state: Option<SessionState>,
+    dpop: Option<DpopKey>,
 }
 
 impl TokenManagerBuilder {
@@ -1188,6 +1207,29 @@ impl TokenManagerBuilder {
         self
     }
 
+    /// Sender-constrained tokens (DPoP): when the provider issues
+    /// `token_type=DPoP` tokens, every request sends
+    /// `Authorization: DPoP …` with a fresh proof signed with `key`, and a
+    /// 401 asking for a nonce is answered once with it. Give the same key to
+    /// the OAuth client, which binds the tokens it gets to it (see
+    /// [`DpopKey::for_state`] to keep it with the session).
+    ///
+    /// ```
+    /// # use session_core::*;
+    /// # #[derive(Debug)] struct Login;
+    /// # #[async_trait::async_trait] impl ProvideToken for Login {
+    /// #     async fn provide_token(&self) -> Result<TokenSet> { Ok(TokenSet::new("t")) }
+    /// # }
+    /// let key = session_auth::DpopKey::generate()?;
+    /// let tokens = session_auth::TokenManager::builder(Login).dpop(key).build();
+    /// assert!(tokens.dpop().is_some());
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
     /// Builds the manager. An initial token that can't be sent in a header
     /// is dropped (the manager then signs in on first use).
     ///
@@ -1223,6 +1265,7 @@ impl TokenManagerBuilder {
                 refreshes: AtomicU64::new(0),
                 epoch: AtomicU64::new(0),
                 quiet_until: Mutex::new(None),
+                dpop: self.dpop,
             }),
         };
         if let Some(state) = self.state {

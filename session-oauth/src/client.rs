@@ -16,6 +16,7 @@ use oauth2::{
     Scope, StandardRevocableToken, TokenIntrospectionResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
+use session_auth::DpopKey;
 use session_core::{SharedClock, TokenSet};
 use url::Url;
 
@@ -152,6 +153,8 @@ pub(crate) struct Inner {
     pub(crate) assertion_audience: AssertionAudience,
     /// Push authorization requests even when the provider doesn't require it.
     pub(crate) push_authorization_requests: bool,
+    /// Proves possession of this key at the token endpoint (DPoP).
+    pub(crate) dpop: Option<DpopKey>,
     pub(crate) has_secret: bool,
     pub(crate) scopes: Vec<String>,
     pub(crate) redirect_uri: Option<Url>,
@@ -210,6 +213,7 @@ impl OAuthClient {
             signing_key: None,
             assertion_audience: AssertionAudience::Issuer,
             push_authorization_requests: false,
+            dpop: None,
             redirect_uri: None,
             scopes: Vec::new(),
             http: None,
@@ -230,6 +234,9 @@ impl OAuthClient {
             .clock(inner.clock.clone());
         if let Some(uri) = &inner.redirect_uri {
             builder = builder.redirect_uri(uri.as_str());
+        }
+        if let Some(key) = &inner.dpop {
+            builder = builder.dpop(key.clone());
         }
         builder.build()
     }
@@ -827,6 +834,7 @@ pub struct OAuthClientBuilder {
     signing_key: Option<SigningKey>,
     assertion_audience: AssertionAudience,
     push_authorization_requests: bool,
+    dpop: Option<DpopKey>,
     redirect_uri: Option<Url>,
     scopes: Vec<String>,
     http: Option<OAuthHttp>,
@@ -889,6 +897,25 @@ impl OAuthClientBuilder {
     /// ```
     pub fn pushed_authorization_requests(mut self, push: bool) -> Self {
         self.push_authorization_requests = push;
+        self
+    }
+
+    /// Sender-constrained tokens (DPoP, RFC 9449): every token-endpoint call
+    /// (sign-in, refresh) carries a proof signed with `key`, so the provider
+    /// binds the tokens — refresh tokens included — to it; a `use_dpop_nonce`
+    /// answer is retried once with the server's nonce. Give the same key to
+    /// the session's token manager
+    /// ([`TokenManagerBuilder::dpop`](session_auth::TokenManagerBuilder::dpop)),
+    /// which proves it on every request.
+    ///
+    /// ```
+    /// # let provider = session_oauth::ProviderMetadata::new("https://id.example.com/token")?;
+    /// let key = session_auth::DpopKey::generate()?;
+    /// let client = session_oauth::OAuthClient::builder(provider, "app").dpop(key).build()?;
+    /// # let _ = client; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn dpop(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
         self
     }
 
@@ -1053,6 +1080,7 @@ impl OAuthClientBuilder {
                 signing_key: self.signing_key,
                 assertion_audience: self.assertion_audience,
                 push_authorization_requests: self.push_authorization_requests,
+                dpop: self.dpop,
                 scopes: self.scopes,
                 redirect_uri: self.redirect_uri,
                 clock: self.clock,

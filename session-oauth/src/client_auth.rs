@@ -162,6 +162,15 @@ pub(crate) fn random_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A copy of a request the `oauth2` crate built (method, URI, headers, body).
+fn copy_request(request: &HttpRequest) -> HttpRequest {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
 /// Sends requests to the provider as the client: every request goes out
 /// with the client's proof added by [`Inner::authenticate`].
 pub(crate) struct Authenticated(pub(crate) Arc<Inner>);
@@ -173,11 +182,40 @@ impl<'c> AsyncHttpClient<'c> for Authenticated {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let request = self
-                .0
-                .authenticate(request)
-                .map_err(|e| HttpError::Client(Box::new(e)))?;
-            self.0.http.call(request).await
+            let inner = &*self.0;
+            let client_error = |e| HttpError::Client(Box::new(e));
+            let endpoint = &inner.metadata.token_endpoint;
+            let to_token_endpoint = *request.uri() == endpoint.as_str();
+            let Some(key) = inner.dpop.as_ref().filter(|_| to_token_endpoint) else {
+                let request = inner.authenticate(request).map_err(client_error)?;
+                return inner.http.call(request).await;
+            };
+            // DPoP: a proof on every try; a server asking for a nonce gets
+            // one more try with it (and a fresh client assertion).
+            let mut answered_nonce = false;
+            loop {
+                let mut attempt = inner
+                    .authenticate(copy_request(&request))
+                    .map_err(client_error)?;
+                let proof = key
+                    .proof(&http::Method::POST, endpoint, None)
+                    .map_err(|e| {
+                        client_error(Error::Configuration {
+                            reason: format!("DPoP: {e}"),
+                        })
+                    })?;
+                attempt.headers_mut().insert(session_auth::DPOP, proof);
+                let response = inner.http.call(attempt).await?;
+                let asks_for_nonce = response.status() == http::StatusCode::BAD_REQUEST
+                    && serde_json::from_slice::<serde_json::Value>(response.body())
+                        .is_ok_and(|body| body["error"] == "use_dpop_nonce");
+                let new_nonce = key.take_nonce(endpoint, response.status(), response.headers());
+                if asks_for_nonce && new_nonce && !answered_nonce {
+                    answered_nonce = true;
+                    continue;
+                }
+                return Ok(response);
+            }
         })
     }
 }

@@ -15,6 +15,9 @@
 //! - service-to-service grants: JWT-bearer (RFC 7523 §2.1, service-account
 //!   key files, [`JwtBearer`]) and token exchange (RFC 8693,
 //!   [`TokenExchange`]), both usable as a session's [`Grant`];
+//! - sender-constrained tokens (DPoP, RFC 9449): tokens bound to the
+//!   session's key at the token endpoint, proved on every request
+//!   ([`OAuthClientBuilder::dpop`]);
 //! - pushed authorization requests (RFC 9126): automatic when the provider
 //!   requires them, opt-in otherwise
 //!   ([`OAuthClientBuilder::pushed_authorization_requests`]);
@@ -81,6 +84,41 @@
 //! let client = OAuthClient::builder(provider, "reports").scopes(["reports:read"]).build()?;
 //! let tokens = client.jwt_bearer(&grant).await?;
 //! # let _ = tokens; Ok(()) }
+//! ```
+//!
+//! # Sender-constrained tokens, pushed requests, user info and logout
+//!
+//! A browser sign-in whose tokens are bound to a key kept with the session
+//! (DPoP), its authorization request pushed first (PAR); then the user's
+//! claims, and the provider's logout URL at sign-out:
+//!
+//! ```no_run
+//! # async fn run(store: session_core::SharedSessionStore) -> Result<(), Box<dyn std::error::Error>> {
+//! use session_auth::{DpopKey, Session, SessionState, TokenManager};
+//! use session_oauth::{Grant, LoopbackRedirect, OAuthClient, OAuthHttp, OAuthTokenProvider, ProviderMetadata};
+//!
+//! let state = SessionState::builder(store, "ada").build();
+//! let key = DpopKey::for_state(&state).await?; // the same key after a restart
+//! let provider = ProviderMetadata::discover(&OAuthHttp::new()?, "https://id.example.com").await?;
+//! let client = OAuthClient::builder(provider, "my-cli")
+//!     .scopes(["openid", "profile"])
+//!     .dpop(key.clone())
+//!     .pushed_authorization_requests(true)
+//!     .build()?;
+//! let listener = LoopbackRedirect::bind(None, "/callback").await?;
+//! let tokens = client
+//!     .authorize_with_loopback(listener, std::time::Duration::from_secs(300), |url| eprintln!("open {url}"))
+//!     .await?;
+//! println!("hello {}", client.userinfo(&tokens).await?["name"]);
+//! state.update_tokens(tokens.clone());
+//! let manager = TokenManager::builder(OAuthTokenProvider::new(client.clone(), Grant::Interactive))
+//!     .state(state)
+//!     .dpop(key)
+//!     .build();
+//! let session = Session::builder().base_url("https://api.example.com/").tokens(manager).build()?;
+//! session.get("me").send().await?; // Authorization: DPoP …, with a proof
+//! println!("to sign out at the provider too, open {}", client.end_session_url(Some(&tokens), None, None)?);
+//! # Ok(()) }
 //! ```
 //!
 //! # MSRV

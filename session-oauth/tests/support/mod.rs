@@ -170,6 +170,15 @@ pub struct AuthState {
     /// Pushed requests by `request_uri`, each usable once.
     pushed: Mutex<HashMap<String, HashMap<String, String>>>,
     pub pushes: AtomicUsize,
+    /// The nonce the token endpoint (`as`) and the resource (`rs`) demand in
+    /// DPoP proofs, when they demand one.
+    pub as_nonce: Mutex<Option<String>>,
+    pub rs_nonce: Mutex<Option<String>>,
+    /// Nonce challenges sent by the token endpoint and the resource.
+    pub as_challenges: AtomicUsize,
+    pub rs_challenges: AtomicUsize,
+    /// Tokens (access and refresh) bound to a DPoP key's thumbprint.
+    bound: Mutex<HashMap<String, String>>,
 }
 
 #[derive(Clone)]
@@ -214,6 +223,11 @@ impl AuthServer {
             require_par: Mutex::new(false),
             pushed: Mutex::default(),
             pushes: AtomicUsize::new(0),
+            as_nonce: Mutex::new(None),
+            rs_nonce: Mutex::new(None),
+            as_challenges: AtomicUsize::new(0),
+            rs_challenges: AtomicUsize::new(0),
+            bound: Mutex::default(),
         };
         let server = Self(Arc::new(state));
         let router = Router::new()
@@ -233,6 +247,102 @@ impl AuthServer {
         *server.0.issuer.lock() = url.clone();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         (server, url)
+    }
+
+    /// The thumbprint of the DPoP key `token` is bound to, if it is bound.
+    pub fn bound_to(&self, token: &str) -> Option<String> {
+        self.0.bound.lock().get(token).cloned()
+    }
+
+    /// Checks the DPoP proof in `headers` for `method` on `url` (and, for a
+    /// resource request, the access token `ath` hashes): its signature by
+    /// the key in its header, `typ`, `htm`, `htu`, a recent `iat`, a `jti`
+    /// never seen, and `nonce` when one is demanded. Returns the key's
+    /// thumbprint, or why the proof is refused (`use_dpop_nonce` when only
+    /// the nonce is missing or stale).
+    pub fn check_proof(
+        &self,
+        headers: &HeaderMap,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<String, &'static str> {
+        let proof = headers
+            .get("dpop")
+            .and_then(|v| v.to_str().ok())
+            .ok_or("no DPoP proof")?;
+        let header = jsonwebtoken::decode_header(proof).map_err(|_| "malformed proof")?;
+        if header.typ.as_deref() != Some("dpop+jwt") || header.alg != Algorithm::ES256 {
+            return Err("not a DPoP proof");
+        }
+        let jwk = header.jwk.ok_or("no key in the proof")?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|_| "unusable key")?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        let claims = jsonwebtoken::decode::<Value>(proof, &key, &validation)
+            .map_err(|_| "the proof's signature does not verify")?
+            .claims;
+        if claims["htm"] != method {
+            return Err("the proof is for another method");
+        }
+        if claims["htu"] != url {
+            return Err("the proof is for another URL");
+        }
+        let now = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap()
+            .as_secs() as i64;
+        if claims["iat"]
+            .as_i64()
+            .is_none_or(|iat| (iat - now).abs() > 60)
+        {
+            return Err("the proof is not fresh");
+        }
+        if let Some(token) = access_token {
+            let ath = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(token.as_bytes()));
+            if claims["ath"] != ath.as_str() {
+                return Err("the proof is for another token");
+            }
+        }
+        if let Some(nonce) = nonce
+            && claims["nonce"] != nonce
+        {
+            return Err("use_dpop_nonce");
+        }
+        let jti = claims["jti"].as_str().ok_or("no jti")?.to_owned();
+        if !self.0.seen_jti.lock().insert(jti) {
+            return Err("the proof was used before");
+        }
+        jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .map_err(|_| "unusable key")
+    }
+
+    /// `issue`, with the tokens bound to `jkt` (and typed DPoP) when the
+    /// request proved a key.
+    fn issue_for(
+        &self,
+        jkt: Option<&str>,
+        client_id: &str,
+        sub: &str,
+        scope: &str,
+        family: Option<usize>,
+        nonce: Option<&str>,
+    ) -> Value {
+        let mut body = self.issue(client_id, sub, scope, family, nonce);
+        if let Some(jkt) = jkt {
+            body["token_type"] = json!("DPoP");
+            let mut bound = self.0.bound.lock();
+            for field in ["access_token", "refresh_token"] {
+                if let Some(token) = body[field].as_str() {
+                    bound.insert(token.to_owned(), jkt.to_owned());
+                }
+            }
+        }
+        body
     }
 
     /// Registers `client_id` as a `private_key_jwt` client with `key`.
@@ -562,6 +672,26 @@ async fn token(
         Err(r) => return r,
     };
     s.0.authenticated.lock().push(("token", client.clone()));
+    // DPoP: a proof binds the tokens to its key.
+    let jkt = if headers.contains_key("dpop") {
+        let token_endpoint = format!("{}/token", s.0.issuer.lock());
+        let demanded = s.0.as_nonce.lock().clone();
+        match s.check_proof(&headers, "POST", &token_endpoint, None, demanded.as_deref()) {
+            Ok(jkt) => Some(jkt),
+            Err("use_dpop_nonce") => {
+                s.0.as_challenges.fetch_add(1, Ordering::SeqCst);
+                let mut answer = oauth_error(StatusCode::BAD_REQUEST, "use_dpop_nonce", "");
+                answer
+                    .headers_mut()
+                    .insert("dpop-nonce", demanded.unwrap_or_default().parse().unwrap());
+                return answer;
+            }
+            Err(why) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", why),
+        }
+    } else {
+        None
+    };
+    let jkt = jkt.as_deref();
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     match get("grant_type").as_str() {
         "authorization_code" => {
@@ -589,11 +719,18 @@ async fn token(
                     "PKCE verification failed",
                 );
             }
-            Json(s.issue(&client, USER.0, &grant.scope, None, grant.nonce.as_deref()))
-                .into_response()
+            Json(s.issue_for(
+                jkt,
+                &client,
+                USER.0,
+                &grant.scope,
+                None,
+                grant.nonce.as_deref(),
+            ))
+            .into_response()
         }
         "client_credentials" if matches!(client.as_str(), "svc" | "keyed-svc" | "ed-svc") => {
-            Json(s.issue(&client, "svc", &get("scope"), None, None)).into_response()
+            Json(s.issue_for(jkt, &client, "svc", &get("scope"), None, None)).into_response()
         }
         "password" => {
             if (get("username").as_str(), get("password").as_str()) != USER {
@@ -603,7 +740,7 @@ async fn token(
                     "wrong username or password",
                 );
             }
-            Json(s.issue(&client, USER.0, &get("scope"), None, None)).into_response()
+            Json(s.issue_for(jkt, &client, USER.0, &get("scope"), None, None)).into_response()
         }
         "refresh_token" => {
             let presented = get("refresh_token");
@@ -615,6 +752,15 @@ async fn token(
                     "unknown refresh token",
                 );
             };
+            if s.bound_to(&presented)
+                .is_some_and(|bound| Some(bound.as_str()) != jkt)
+            {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the refresh token is bound to another key",
+                );
+            }
             if info.used || s.0.dead_families.lock().contains(&info.family) {
                 // Reuse: revoke the whole family.
                 s.0.dead_families.lock().insert(info.family);
@@ -627,7 +773,7 @@ async fn token(
             info.used = true;
             let (family, client_id, sub) = (info.family, info.client_id.clone(), info.sub.clone());
             drop(refresh);
-            Json(s.issue(&client_id, &sub, "", Some(family), None)).into_response()
+            Json(s.issue_for(jkt, &client_id, &sub, "", Some(family), None)).into_response()
         }
         "urn:ietf:params:oauth:grant-type:device_code" => {
             let mut devices = s.0.devices.lock();
@@ -652,7 +798,7 @@ async fn token(
                 return oauth_error(StatusCode::BAD_REQUEST, error, "");
             }
             drop(devices);
-            Json(s.issue(&client, USER.0, "", None, None)).into_response()
+            Json(s.issue_for(jkt, &client, USER.0, "", None, None)).into_response()
         }
         "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
             let token_endpoint = format!("{}/token", s.0.issuer.lock());
@@ -669,7 +815,7 @@ async fn token(
                 Err(why) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why),
             };
             let sub = claims["sub"].as_str().unwrap_or_default().to_owned();
-            let mut body = s.issue(&client, &sub, &get("scope"), None, None);
+            let mut body = s.issue_for(jkt, &client, &sub, &get("scope"), None, None);
             body.as_object_mut().unwrap().remove("refresh_token");
             Json(body).into_response()
         }
@@ -690,7 +836,7 @@ async fn token(
                     "unsupported subject token type",
                 );
             }
-            let mut body = s.issue(&client, &sub, &get("scope"), None, None);
+            let mut body = s.issue_for(jkt, &client, &sub, &get("scope"), None, None);
             let body_map = body.as_object_mut().unwrap();
             body_map.remove("refresh_token");
             body_map.insert(
@@ -710,11 +856,10 @@ async fn token(
 /// The access token a request carries as `Bearer`, if it is active:
 /// `(client, sub)`.
 fn bearer(s: &AuthServer, headers: &HeaderMap) -> Option<(String, String)> {
-    let token = headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?;
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    let token = authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("DPoP "))?;
     s.0.access
         .lock()
         .get(token)
@@ -748,8 +893,46 @@ async fn userinfo(State(s): State<AuthServer>, headers: HeaderMap) -> Response {
     Json(claims).into_response()
 }
 
-/// A protected resource: 200 with the caller's subject for an active token.
+/// A protected resource: 200 with the caller's subject for an active token
+/// — for a DPoP-bound one, sent as `DPoP` with a proof for this request by
+/// the key it is bound to.
 async fn resource(State(s): State<AuthServer>, headers: HeaderMap) -> Response {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let token = authorization
+        .split_once(' ')
+        .map(|(_, t)| t.to_owned())
+        .unwrap_or_default();
+    if let Some(jkt) = s.bound_to(&token) {
+        let refuse = |error: &str| {
+            (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", format!("DPoP error=\"{error}\""))],
+            )
+                .into_response()
+        };
+        if !authorization.starts_with("DPoP ") {
+            return refuse("invalid_token");
+        }
+        let url = format!("{}/resource", s.0.issuer.lock());
+        let demanded = s.0.rs_nonce.lock().clone();
+        match s.check_proof(&headers, "GET", &url, Some(&token), demanded.as_deref()) {
+            Ok(proved) if proved == jkt => {}
+            Ok(_) => return refuse("invalid_token"),
+            Err("use_dpop_nonce") => {
+                s.0.rs_challenges.fetch_add(1, Ordering::SeqCst);
+                let mut answer = refuse("use_dpop_nonce");
+                answer
+                    .headers_mut()
+                    .insert("dpop-nonce", demanded.unwrap_or_default().parse().unwrap());
+                return answer;
+            }
+            Err(_) => return refuse("invalid_dpop_proof"),
+        }
+    }
     match bearer(&s, &headers) {
         Some((_, sub)) => sub.into_response(),
         None => StatusCode::UNAUTHORIZED.into_response(),

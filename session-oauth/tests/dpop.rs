@@ -1,0 +1,249 @@
+//! Sender-constrained tokens (DPoP, RFC 9449) end to end: the token
+//! endpoint binds tokens to the session's key, the resource refuses them
+//! without a proof for the very request, nonces are answered once, refresh
+//! stays bound, and a restored session keeps its key.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+
+use session_auth::{DpopKey, Session, SessionState, TokenManager};
+use session_core::{MemoryStore, SharedSessionStore, TokenSet};
+use session_oauth::{Error, Grant, OAuthClient, OAuthTokenProvider, ProviderMetadata};
+use support::{AuthServer, USER};
+
+async fn client(issuer: &str, key: &DpopKey) -> OAuthClient {
+    let http = session_oauth::OAuthHttp::new().unwrap();
+    let provider = ProviderMetadata::discover(&http, issuer).await.unwrap();
+    OAuthClient::builder(provider, "native-app")
+        .dpop(key.clone())
+        .build()
+        .unwrap()
+}
+
+fn password() -> Grant {
+    Grant::Password {
+        username: USER.0.into(),
+        password: USER.1.to_owned().into(),
+    }
+}
+
+/// A session whose tokens come from the password grant, bound to `key`.
+async fn bound_session(
+    issuer: &str,
+    key: &DpopKey,
+    state: SessionState,
+) -> (Session, TokenManager) {
+    let tokens = TokenManager::builder(OAuthTokenProvider::new(
+        client(issuer, key).await,
+        password(),
+    ))
+    .state(state)
+    .dpop(key.clone())
+    .build();
+    let session = Session::builder()
+        .base_url(format!("{issuer}/"))
+        .tokens(tokens.clone())
+        .build()
+        .unwrap();
+    (session, tokens)
+}
+
+/// GET /resource with exactly these headers.
+async fn raw_get(issuer: &str, headers: &[(&str, String)]) -> u16 {
+    let mut request = reqwest::Client::new().get(format!("{issuer}/resource"));
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn a_bound_token_works_only_with_a_proof_for_this_very_request() {
+    let (server, issuer) = AuthServer::start().await;
+    let key = DpopKey::generate().unwrap();
+    let (session, tokens) = bound_session(&issuer, &key, SessionState::in_memory()).await;
+    let answer = session.get("resource").send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), USER.0);
+    let issued: TokenSet = tokens.current().unwrap();
+    assert_eq!(issued.token_type(), "DPoP");
+    let token = issued.access_token().expose_secret().to_owned();
+    assert_eq!(server.bound_to(&token).as_deref(), Some(key.thumbprint()));
+    assert_eq!(
+        server
+            .bound_to(issued.refresh_token().unwrap().expose_secret())
+            .as_deref(),
+        Some(key.thumbprint()),
+        "the refresh token is bound too"
+    );
+
+    let resource = url::Url::parse(&format!("{issuer}/resource")).unwrap();
+    let authorization = ("authorization", format!("DPoP {token}"));
+    let proof = |method: &http::Method, url: &url::Url, token: &str| {
+        key.proof(method, url, Some(token))
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The attacker holds the token, not the key.
+    assert_eq!(
+        raw_get(&issuer, std::slice::from_ref(&authorization)).await,
+        401,
+        "no proof"
+    );
+    assert_eq!(
+        raw_get(&issuer, &[("authorization", format!("Bearer {token}"))]).await,
+        401,
+        "as a bearer token"
+    );
+    let elsewhere = url::Url::parse(&format!("{issuer}/other")).unwrap();
+    assert_eq!(
+        raw_get(
+            &issuer,
+            &[
+                authorization.clone(),
+                ("dpop", proof(&http::Method::GET, &elsewhere, &token))
+            ]
+        )
+        .await,
+        401,
+        "a proof for another URL"
+    );
+    assert_eq!(
+        raw_get(
+            &issuer,
+            &[
+                authorization.clone(),
+                ("dpop", proof(&http::Method::POST, &resource, &token))
+            ]
+        )
+        .await,
+        401,
+        "a proof for another method"
+    );
+    assert_eq!(
+        raw_get(
+            &issuer,
+            &[
+                authorization.clone(),
+                ("dpop", proof(&http::Method::GET, &resource, "other-token"))
+            ]
+        )
+        .await,
+        401,
+        "a proof for another token"
+    );
+    let stranger = DpopKey::generate().unwrap();
+    let foreign = stranger
+        .proof(&http::Method::GET, &resource, Some(&token))
+        .unwrap();
+    assert_eq!(
+        raw_get(
+            &issuer,
+            &[
+                authorization.clone(),
+                ("dpop", foreign.to_str().unwrap().to_owned())
+            ]
+        )
+        .await,
+        401,
+        "a proof by another key"
+    );
+    let good = proof(&http::Method::GET, &resource, &token);
+    assert_eq!(
+        raw_get(&issuer, &[authorization.clone(), ("dpop", good.clone())]).await,
+        200
+    );
+    assert_eq!(
+        raw_get(&issuer, &[authorization, ("dpop", good)]).await,
+        401,
+        "a proof works once"
+    );
+}
+
+#[tokio::test]
+async fn nonce_challenges_are_answered_once_at_the_token_endpoint_and_the_resource() {
+    let (server, issuer) = AuthServer::start().await;
+    *server.0.as_nonce.lock() = Some("as-nonce-1".into());
+    *server.0.rs_nonce.lock() = Some("rs-nonce-1".into());
+    let key = DpopKey::generate().unwrap();
+    let (session, tokens) = bound_session(&issuer, &key, SessionState::in_memory()).await;
+    for _ in 0..3 {
+        let answer = session.get("resource").send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    assert_eq!(
+        server.0.as_challenges.load(Ordering::SeqCst),
+        1,
+        "the token endpoint asked once"
+    );
+    assert_eq!(
+        server.0.rs_challenges.load(Ordering::SeqCst),
+        1,
+        "the resource asked once"
+    );
+    assert_eq!(
+        server.0.token_calls.load(Ordering::SeqCst),
+        2,
+        "the sign-in and its retry"
+    );
+    assert_eq!(tokens.refreshes(), 1);
+
+    // A server that keeps refusing the nonce it handed out: one retry, then
+    // its answer stands (no loop).
+    *server.0.rs_nonce.lock() = Some("rs-nonce-2".into());
+    let before = server.0.rs_challenges.load(Ordering::SeqCst);
+    let answer = session.get("resource").send().await.unwrap();
+    assert_eq!(answer.status(), 200, "the new nonce is answered");
+    assert_eq!(server.0.rs_challenges.load(Ordering::SeqCst), before + 1);
+}
+
+#[tokio::test]
+async fn refresh_stays_bound_and_a_restored_session_keeps_its_key() {
+    let (server, issuer) = AuthServer::start().await;
+    let store = SharedSessionStore::new(MemoryStore::new());
+    let state = SessionState::builder(store.clone(), "ada").build();
+    let key = DpopKey::for_state(&state).await.unwrap();
+    let (session, tokens) = bound_session(&issuer, &key, state.clone()).await;
+    assert_eq!(session.get("resource").send().await.unwrap().status(), 200);
+    state.save().await.unwrap();
+    let first = tokens.current().unwrap();
+
+    // Another process: the same store gives the same key, and the stored
+    // tokens work without signing in again.
+    let restored_state = SessionState::builder(store.clone(), "ada").build();
+    let restored_key = DpopKey::for_state(&restored_state).await.unwrap();
+    assert_eq!(restored_key.thumbprint(), key.thumbprint());
+    let calls = server.0.token_calls.load(Ordering::SeqCst);
+    let (restored, restored_tokens) = bound_session(&issuer, &restored_key, restored_state).await;
+    assert_eq!(restored.get("resource").send().await.unwrap().status(), 200);
+    assert_eq!(
+        server.0.token_calls.load(Ordering::SeqCst),
+        calls,
+        "no new sign-in"
+    );
+
+    // Refresh proves the same key; the new tokens are bound to it.
+    let fresh = restored_tokens.refresh().await.unwrap();
+    assert_eq!(
+        server
+            .bound_to(fresh.access_token().expose_secret())
+            .as_deref(),
+        Some(key.thumbprint())
+    );
+    assert_eq!(restored.get("resource").send().await.unwrap().status(), 200);
+
+    // A refresh token stolen with the tokens but without the key is useless.
+    let stolen = client(&issuer, &DpopKey::generate().unwrap())
+        .await
+        .refresh(&fresh)
+        .await
+        .unwrap_err();
+    assert!(matches!(stolen, Error::InvalidGrant { .. }), "{stolen:?}");
+    assert_ne!(
+        first.access_token().expose_secret(),
+        fresh.access_token().expose_secret()
+    );
+}

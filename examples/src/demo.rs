@@ -10,7 +10,9 @@
 //! confidential client `service` / `service-secret`; client `keyed-service`,
 //! which proves itself with a signed assertion (`private_key_jwt`) made with
 //! [`KEYED_SERVICE_JWK`]. Confidential clients may exchange a live access
-//! token for another (RFC 8693 token exchange).
+//! token for another (RFC 8693 token exchange). A token request with a DPoP
+//! proof gets tokens bound to the proof's key, which the API then accepts
+//! only as `DPoP` with a proof for the call.
 //!
 //! API: `/api/orders` and friends want a live bearer token (tokens really
 //! expire), `/api/basic` wants Basic `demo:demo-key`, `/api/keyed` wants
@@ -71,6 +73,8 @@ struct Inner {
     exchange_audiences: parking_lot::Mutex<Vec<String>>,
     /// Pushed authorization requests by `request_uri`, each usable once.
     pushed: parking_lot::Mutex<HashMap<String, HashMap<String, String>>>,
+    /// Tokens bound to a DPoP key (by its thumbprint).
+    bound: parking_lot::Mutex<HashMap<String, String>>,
 }
 
 /// A running demo server. Dropping it does not stop it; it lives as long as
@@ -151,6 +155,11 @@ impl Demo {
         self.inner.exchange_audiences.lock().last().cloned()
     }
 
+    /// The thumbprint of the DPoP key `token` is bound to, if any.
+    pub fn bound_to(&self, token: &str) -> Option<String> {
+        self.inner.bound.lock().get(token).cloned()
+    }
+
     /// Whether `access` is a live access token.
     pub fn is_live(&self, access: &str) -> bool {
         self.inner
@@ -175,6 +184,62 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Json<Value> {
         "device_authorization_endpoint": format!("{i}/oauth/device"),
         "pushed_authorization_request_endpoint": format!("{i}/oauth/par"),
     }))
+}
+
+/// The thumbprint of the key that signed the request's DPoP proof, if the
+/// proof is good for `method` on `url` (and, for an API call, `token`).
+fn dpop_proof(
+    s: &Inner,
+    headers: &HeaderMap,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+) -> Option<String> {
+    let proof = headers.get("dpop")?.to_str().ok()?;
+    let header = jsonwebtoken::decode_header(proof).ok()?;
+    let jwk = header
+        .jwk
+        .filter(|_| header.typ.as_deref() == Some("dpop+jwt"))?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?;
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<Value>(proof, &key, &validation)
+        .ok()?
+        .claims;
+    let ath = token.map(|t| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(<sha2::Sha256 as sha2::Digest>::digest(t.as_bytes()))
+    });
+    let fresh = claims["jti"]
+        .as_str()
+        .is_some_and(|jti| s.seen_jti.lock().insert(jti.to_owned()));
+    (claims["htm"] == method
+        && claims["htu"] == url
+        && claims["ath"].as_str() == ath.as_deref()
+        && fresh)
+        .then(|| {
+            jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                .ok()
+        })
+        .flatten()
+}
+
+/// `issue`, the tokens bound to the DPoP key `jkt` (and typed DPoP) when
+/// the request proved one.
+fn issue_bound(s: &Inner, scope: &str, jkt: Option<&str>) -> Value {
+    let mut body = issue(s, scope);
+    if let Some(jkt) = jkt {
+        body["token_type"] = json!("DPoP");
+        let mut bound = s.bound.lock();
+        for field in ["access_token", "refresh_token"] {
+            if let Some(token) = body[field].as_str() {
+                bound.insert(token.to_owned(), jkt.to_owned());
+            }
+        }
+    }
+    body
 }
 
 fn issue(s: &Inner, scope: &str) -> Value {
@@ -279,13 +344,23 @@ async fn token(
         return error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let jkt = if headers.contains_key("dpop") {
+        let endpoint = format!("{}/oauth/token", s.issuer.lock());
+        match dpop_proof(&s, &headers, "POST", &endpoint, None) {
+            Some(jkt) => Some(jkt),
+            None => return error(StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
+        }
+    } else {
+        None
+    };
+    let jkt = jkt.as_deref();
     match get("grant_type").as_str() {
         "password" if (get("username").as_str(), get("password").as_str()) == USER => {
-            Json(issue(&s, "orders")).into_response()
+            Json(issue_bound(&s, "orders", jkt)).into_response()
         }
         "password" => error(StatusCode::BAD_REQUEST, "invalid_grant"),
         "client_credentials" if client == SERVICE.0 || client == KEYED_SERVICE => {
-            Json(issue(&s, "orders")).into_response()
+            Json(issue_bound(&s, "orders", jkt)).into_response()
         }
         "urn:ietf:params:oauth:grant-type:token-exchange" if client != "quickstart" => {
             let live = s
@@ -297,13 +372,21 @@ async fn token(
                 return error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
             s.exchange_audiences.lock().push(get("audience"));
-            let mut body = issue(&s, "orders");
+            let mut body = issue_bound(&s, "orders", jkt);
             body["issued_token_type"] = json!("urn:ietf:params:oauth:token-type:access_token");
             Json(body).into_response()
         }
         "refresh_token" => {
-            if s.refresh.lock().remove(&get("refresh_token")) {
-                Json(issue(&s, "orders")).into_response()
+            let presented = get("refresh_token");
+            if s.bound
+                .lock()
+                .get(&presented)
+                .is_some_and(|b| Some(b.as_str()) != jkt)
+            {
+                return error(StatusCode::BAD_REQUEST, "invalid_grant");
+            }
+            if s.refresh.lock().remove(&presented) {
+                Json(issue_bound(&s, "orders", jkt)).into_response()
             } else {
                 error(StatusCode::BAD_REQUEST, "invalid_grant")
             }
@@ -311,7 +394,7 @@ async fn token(
         "urn:ietf:params:oauth:grant-type:device_code"
             if get("device_code").starts_with("demo-device-") =>
         {
-            Json(issue(&s, "orders")).into_response()
+            Json(issue_bound(&s, "orders", jkt)).into_response()
         }
         "authorization_code" => {
             let Some((challenge, redirect)) = s.codes.lock().remove(&get("code")) else {
@@ -322,7 +405,7 @@ async fn token(
             if computed != challenge || redirect != get("redirect_uri") {
                 return error(StatusCode::BAD_REQUEST, "invalid_grant");
             }
-            Json(issue(&s, "orders")).into_response()
+            Json(issue_bound(&s, "orders", jkt)).into_response()
         }
         _ => error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     }
@@ -377,7 +460,12 @@ async fn revoke(
     StatusCode::OK
 }
 
-async fn api(State(s): State<Arc<Inner>>, headers: HeaderMap, uri: Uri) -> Response {
+async fn api(
+    State(s): State<Arc<Inner>>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     s.api_calls.fetch_add(1, Ordering::SeqCst);
     if let Some(failure) = s.failures.lock().pop_front() {
         return match failure {
@@ -402,12 +490,26 @@ async fn api(State(s): State<Arc<Inner>>, headers: HeaderMap, uri: Uri) -> Respo
             )
         }
         "/api/keyed" => headers.get("x-api-key").is_some_and(|k| k == API_KEY),
-        _ => auth.strip_prefix("Bearer ").is_some_and(|t| {
-            s.access
+        _ => {
+            let (scheme, token) = auth.split_once(' ').unwrap_or_default();
+            let live = s
+                .access
                 .lock()
-                .get(t)
-                .is_some_and(|until| Instant::now() < *until)
-        }),
+                .get(token)
+                .is_some_and(|until| Instant::now() < *until);
+            // A DPoP-bound token needs the DPoP scheme and a proof for this
+            // call by the key it is bound to.
+            let bound = s.bound.lock().get(token).cloned();
+            live && match bound {
+                None => scheme == "Bearer",
+                Some(jkt) => {
+                    let url = format!("{}{}", s.issuer.lock(), uri.path());
+                    scheme == "DPoP"
+                        && dpop_proof(&s, &headers, method.as_str(), &url, Some(token))
+                            .is_some_and(|proved| proved == jkt)
+                }
+            }
+        }
     };
     if !allowed {
         return (StatusCode::UNAUTHORIZED, "unauthorized").into_response();

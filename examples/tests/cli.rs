@@ -723,3 +723,55 @@ async fn login_par_pushes_the_request_and_the_browser_sees_only_its_reference() 
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(demo.is_live(text(&out.stdout).trim()));
 }
+
+#[tokio::test]
+async fn a_dpop_login_binds_the_tokens_and_requests_prove_the_key() {
+    let demo = Demo::start(3600).await;
+    let store = store();
+    let out = run_with_stdin(
+        &store,
+        &[
+            "login",
+            "--issuer",
+            &demo.issuer,
+            "--client-id",
+            "service",
+            "--client-secret-stdin",
+            "--client-credentials",
+            "--dpop",
+            "--profile",
+            "bound",
+        ],
+        Some("service-secret\n"),
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&run(&store, &["token", "--profile", "bound"]).await.stdout)
+        .trim()
+        .to_owned();
+    assert!(demo.bound_to(&token).is_some(), "the token is DPoP-bound");
+
+    // Each CLI run loads the key kept with the profile and proves it.
+    let orders = format!("{}orders", demo.api);
+    for _ in 0..2 {
+        let out = run(&store, &["request", "GET", &orders, "--profile", "bound"]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    // The token alone, as a bearer token, is refused.
+    let out = run_with_env(
+        &store,
+        &["request", "GET", &orders, "--no-retry"],
+        None,
+        &[("SESSION_KIT_BEARER", &token)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+
+    // Refresh after expiry proves the same key.
+    age_tokens(&store, "bound", None).await;
+    let out = run(&store, &["token", "--profile", "bound"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fresh = text(&out.stdout).trim().to_owned();
+    assert_ne!(fresh, token);
+    assert_eq!(demo.bound_to(&fresh), demo.bound_to(&token));
+}

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use session_kit::auth::{ApiKeyAuth, BasicAuth, BearerAuth, Session};
+use session_kit::auth::{ApiKeyAuth, BasicAuth, BearerAuth, DpopKey, Session, SessionState};
 use session_kit::oauth::{
     LoopbackRedirect, OAuthClient, OAuthHttp, ProviderMetadata, TokenExchange,
 };
@@ -134,6 +134,11 @@ struct Login {
     /// Print the URL instead of opening a browser.
     #[arg(long)]
     no_browser: bool,
+    /// Sender-constrained tokens (DPoP): a key pair made for this profile
+    /// and kept with its session; the tokens are bound to it and every
+    /// request proves it.
+    #[arg(long)]
+    dpop: bool,
     /// Push the authorization request to the provider first (RFC 9126), so
     /// the browser gets only a reference to it; automatic when the provider
     /// requires it.
@@ -505,9 +510,23 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
             | session_kit::oauth::Error::InsecureTransport { .. } => usage(chain(&e)),
             e => failed(chain(&e)),
         })?;
+    // DPoP: the key is made in a scratch state, whose copy of it is saved
+    // with the profile's session below.
+    let dpop = if login.dpop {
+        let scratch = SessionState::in_memory();
+        let key = DpopKey::for_state(&scratch)
+            .await
+            .map_err(|e| failed(chain(&e)))?;
+        Some((key, scratch))
+    } else {
+        None
+    };
     let mut builder = OAuthClient::builder(metadata.clone(), &login.client_id)
         .scopes(login.scopes.clone())
         .pushed_authorization_requests(login.par);
+    if let Some((key, _)) = &dpop {
+        builder = builder.dpop(key.clone());
+    }
     if let Some(secret) = &client_secret {
         builder = builder.client_secret(secret.clone());
     }
@@ -593,6 +612,9 @@ async fn run_login(profiles: &Profiles, login: Login, json_out: bool) -> Result<
     if let Some(secret) = &client_secret {
         data.credentials
             .insert("client_secret".into(), profile::secret_credential(secret));
+    }
+    if let Some(kept) = dpop.and_then(|(_, scratch)| scratch.session()) {
+        data.credentials.extend(kept.credentials);
     }
     if let Some((text, _)) = &private_key {
         data.credentials.insert(

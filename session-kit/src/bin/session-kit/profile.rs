@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use session_kit::auth::{SessionState, TokenManager};
+use session_kit::auth::{DpopKey, SessionState, TokenManager};
 use session_kit::oauth::{Grant, OAuthClient, OAuthTokenProvider, ProviderMetadata, SigningKey};
 use session_kit::store::JsonFileStore;
 use session_kit::{NamedCredential, SessionData, SessionStore, SharedSessionStore, StoreRecord};
@@ -147,28 +147,56 @@ impl Profiles {
         if let Some(key) = credential(PRIVATE_KEY) {
             builder = builder.private_key_jwt(signing_key(&key)?);
         }
+        if let Some(key) = self.dpop_key(profile).await? {
+            builder = builder.dpop(key);
+        }
         builder.build().map_err(|e| e.to_string())
+    }
+
+    /// The profile's DPoP key, when it signed in with `--dpop`.
+    async fn dpop_key(&self, profile: &Profile) -> Result<Option<DpopKey>, String> {
+        let state = self.state(profile);
+        state.restore().await.map_err(|e| e.to_string())?;
+        let has_key = state
+            .session()
+            .is_some_and(|d| d.credentials.contains_key(DPOP_KEY));
+        if !has_key {
+            return Ok(None);
+        }
+        DpopKey::for_state(&state)
+            .await
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The profile's session state in the store.
+    fn state(&self, profile: &Profile) -> SessionState {
+        SessionState::builder(self.store.clone(), Self::session_key(&profile.name)).build()
     }
 
     /// A token manager for the profile, refreshing through its provider and
     /// saving rotated tokens back.
     pub(crate) async fn token_manager(&self, profile: &Profile) -> Result<TokenManager, String> {
         let client = self.client(profile).await?;
+        let dpop = self.dpop_key(profile).await?;
         let grant = if profile.grant == "client_credentials" {
             Grant::ClientCredentials
         } else {
             Grant::Interactive
         };
-        Ok(
-            TokenManager::builder(OAuthTokenProvider::new(client, grant))
-                .state(
-                    SessionState::builder(self.store.clone(), Self::session_key(&profile.name))
-                        .build(),
-                )
-                .build(),
-        )
+        Ok({
+            let mut builder = TokenManager::builder(OAuthTokenProvider::new(client, grant))
+                .state(self.state(profile));
+            if let Some(key) = dpop {
+                builder = builder.dpop(key);
+            }
+            builder.build()
+        })
     }
 }
+
+/// The credential under which a DPoP key is kept (see `DpopKey::for_state`).
+const DPOP_KEY: &str = "dpop_key";
 
 /// The credential under which a `private_key_jwt` client's key is kept.
 pub(crate) const PRIVATE_KEY: &str = "private_key";

@@ -272,9 +272,10 @@ async fn token_exchange_trades_a_users_token_for_one_a_session_uses() {
         Grant::TokenExchange(request),
     ))
     .build();
+    let tokens_for_session = tokens.clone();
     let session = Session::builder()
         .base_url(format!("{issuer}/"))
-        .tokens(tokens)
+        .tokens(tokens_for_session)
         .build()
         .unwrap();
     let answer = session.get("resource").send().await.unwrap();
@@ -282,6 +283,18 @@ async fn token_exchange_trades_a_users_token_for_one_a_session_uses() {
         answer.text().await.unwrap(),
         USER.0,
         "on behalf of the user"
+    );
+    // The provider forgets the exchanged token (not the user's): the 401
+    // exchanges the subject token again, and the request replays.
+    let exchanged_now = tokens.current().unwrap();
+    server.forget(exchanged_now.access_token().expose_secret());
+    let calls = server.0.token_calls.load(Ordering::SeqCst);
+    let answer = session.get("resource").send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(server.0.token_calls.load(Ordering::SeqCst), calls + 1);
+    assert_ne!(
+        tokens.current().unwrap().access_token().expose_secret(),
+        exchanged_now.access_token().expose_secret()
     );
 
     // A subject token the provider doesn't know: refused, typed.

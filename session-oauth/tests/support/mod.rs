@@ -403,6 +403,11 @@ impl AuthServer {
         self.0.keys.lock().push(new_key(kid));
     }
 
+    /// `token` stops working.
+    pub fn forget(&self, token: &str) {
+        self.0.access.lock().remove(token);
+    }
+
     /// Every access token issued so far stops working.
     pub fn forget_access_tokens(&self) {
         self.0.access.lock().clear();

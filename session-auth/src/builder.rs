@@ -63,6 +63,8 @@ pub struct SessionBuilder {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    identity: Option<reqwest::Identity>,
+    root_certificates: Vec<reqwest::Certificate>,
     user_agent: Option<String>,
     cookies: bool,
     store: Option<(SharedSessionStore, String)>,
@@ -86,6 +88,8 @@ impl Default for SessionBuilder {
             timeout: None,
             connect_timeout: None,
             read_timeout: None,
+            identity: None,
+            root_certificates: Vec::new(),
             user_agent: Some(USER_AGENT.to_owned()),
             cookies: true,
             store: None,
@@ -138,6 +142,38 @@ impl SessionBuilder {
     /// ```
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// A TLS client certificate and key for every connection (mutual TLS):
+    /// servers that authenticate clients by certificate, and
+    /// certificate-bound tokens (RFC 8705). Not installed into a client
+    /// given with [`client`](Self::client).
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("client.pem")?; // certificate chain and private key
+    /// let _ = session_auth::Session::builder()
+    ///     .identity(reqwest::Identity::from_pem(&pem)?)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn identity(mut self, identity: reqwest::Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Trusts `certificate` as a root, besides the system's (a private CA).
+    /// Not installed into a client given with [`client`](Self::client).
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("internal-ca.pem")?;
+    /// let _ = session_auth::Session::builder()
+    ///     .root_certificate(reqwest::Certificate::from_pem(&pem)?)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.root_certificates.push(certificate);
         self
     }
 
@@ -441,6 +477,12 @@ impl SessionBuilder {
                 }
                 if let Some(timeout) = self.read_timeout {
                     builder = builder.read_timeout(timeout);
+                }
+                if let Some(identity) = self.identity {
+                    builder = builder.identity(identity);
+                }
+                for certificate in self.root_certificates {
+                    builder = builder.add_root_certificate(certificate);
                 }
                 let client = builder.build().map_err(|_| Error::InvalidSetting {
                     setting: "client",

@@ -168,7 +168,7 @@
 //! | `sqlite` | SQLite store, and with `server` the SQLite session server (implies `store`) | no |
 //! | `postgres` | PostgreSQL store (implies `store`) | no |
 //! | `redis` | Redis store (implies `store`) | no |
-//! | `oauth` | [`oauth`]: OAuth 2.0 and OpenID Connect flows — PKCE, client credentials, password, device, refresh, revocation, introspection, ID tokens; DPoP, `private_key_jwt`, JWT-bearer, token exchange, PAR, user info, logout URL (implies `auth`) | no |
+//! | `oauth` | [`oauth`]: OAuth 2.0 and OpenID Connect flows — PKCE, client credentials, password, device, refresh, revocation, introspection, ID tokens; DPoP, `private_key_jwt`, mTLS client auth, JWT-bearer, token exchange, PAR, user info, logout URL (implies `auth`) | no |
 //! | `server` | [`server`]: server-side sessions for axum and tower, on the memory store or any store feature added (implies `store`; add `sqlite` for the default SQLite server) | no |
 //! | `cli` | the `session-kit` command-line tool (login, token, request, status, profiles, logout, serve) | no |
 //! | `full` | all of the above | no |

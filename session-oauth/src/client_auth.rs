@@ -47,6 +47,13 @@ pub enum ClientAuth {
     /// every request (its own `jti`, valid for 60 seconds). Set the key with
     /// [`OAuthClientBuilder::private_key_jwt`](crate::OAuthClientBuilder::private_key_jwt).
     PrivateKeyJwt,
+    /// Mutual TLS (RFC 8705 `tls_client_auth` or
+    /// `self_signed_tls_client_auth`): the TLS client certificate set with
+    /// [`OAuthHttpBuilder::identity`](crate::OAuthHttpBuilder::identity)
+    /// proves the client; requests carry only its id. Tokens the provider
+    /// binds to the certificate work with a session that presents it too
+    /// ([`SessionBuilder::identity`](session_auth::SessionBuilder::identity)).
+    TlsClientAuth,
 }
 
 /// Who a client assertion is addressed to (its `aud`).
@@ -123,6 +130,7 @@ impl Inner {
                     reason: "private_key_jwt needs a signing key".into(),
                 });
             }
+            (ClientAuth::TlsClientAuth, _, _) => form.push(("client_id".into(), id)),
             (ClientAuth::Basic, Some(secret), _) => {
                 request.headers_mut().insert(
                     AUTHORIZATION,

@@ -129,6 +129,8 @@ pub struct OAuthHttpBuilder {
     connect_timeout: Duration,
     read_timeout: Duration,
     allow_insecure_http: bool,
+    identity: Option<reqwest::Identity>,
+    root_certificates: Vec<reqwest::Certificate>,
 }
 
 impl Default for OAuthHttpBuilder {
@@ -139,6 +141,8 @@ impl Default for OAuthHttpBuilder {
             connect_timeout: CONNECT_TIMEOUT,
             read_timeout: READ_TIMEOUT,
             allow_insecure_http: false,
+            identity: None,
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -195,6 +199,34 @@ impl OAuthHttpBuilder {
         self
     }
 
+    /// A TLS client certificate and key for every connection to the
+    /// provider: mutual-TLS client authentication
+    /// ([`ClientAuth::TlsClientAuth`](crate::ClientAuth::TlsClientAuth),
+    /// RFC 8705). Ignored with [`client`](Self::client).
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("client.pem")?; // certificate chain and private key
+    /// let _ = session_oauth::OAuthHttp::builder().identity(reqwest::Identity::from_pem(&pem)?).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn identity(mut self, identity: reqwest::Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Trusts `certificate` as a root, besides the system's (a provider
+    /// behind a private CA). Ignored with [`client`](Self::client).
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("internal-ca.pem")?;
+    /// let _ = session_oauth::OAuthHttp::builder().root_certificate(reqwest::Certificate::from_pem(&pem)?).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.root_certificates.push(certificate);
+        self
+    }
+
     /// Allows plain `http://` to any host (default: only to loopback
     /// hosts). Tokens, secrets and discovery documents then cross the
     /// network unprotected: for test environments only.
@@ -230,6 +262,12 @@ impl OAuthHttpBuilder {
             .read_timeout(self.read_timeout);
         if let Some(client) = self.client {
             builder = builder.client(client);
+        }
+        if let Some(identity) = self.identity {
+            builder = builder.identity(identity);
+        }
+        for certificate in self.root_certificates {
+            builder = builder.root_certificate(certificate);
         }
         let session = builder.build().map_err(|_| Error::Configuration {
             reason: "the HTTP client could not be initialised".into(),

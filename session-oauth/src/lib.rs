@@ -11,7 +11,9 @@
 //!   and [`OAuth`], sign-in, refresh, sign-out and the code flow on one type;
 //! - client authentication without a shared secret: `private_key_jwt`
 //!   (RFC 7523 §2.2) with RS256, ES256 or EdDSA keys from PEM or a JWK
-//!   ([`SigningKey`]), on every call that authenticates the client;
+//!   ([`SigningKey`]), or a TLS client certificate (RFC 8705,
+//!   [`ClientAuth::TlsClientAuth`] with [`OAuthHttpBuilder::identity`]), on
+//!   every call that authenticates the client;
 //! - service-to-service grants: JWT-bearer (RFC 7523 §2.1, service-account
 //!   key files, [`JwtBearer`]) and token exchange (RFC 8693,
 //!   [`TokenExchange`]), both usable as a session's [`Grant`];

@@ -43,6 +43,10 @@ const FORCED_DUPLICATES: &[(&str, &str)] = &[
         "rusqlite's hashlink and indexmap pin different versions",
     ),
     ("untrusted", "aws-lc-rs uses 0.7, ring (rustls-webpki) 0.9"),
+    (
+        "pem",
+        "jsonwebtoken 11 uses 3, rcgen 0.14 (test certificates, a dev-dependency) uses 4",
+    ),
 ];
 
 /// Dependencies point one way: each crate, with all its features and its

@@ -2,7 +2,9 @@
 //! record is captured while the client signs in, sends, refreshes, meets a
 //! 401 and a cross-origin redirect, stores cookies, signs out; while stores
 //! load bad data; and while the server creates, validates, extends and
-//! deletes sessions. No token, refresh token, password, client secret,
+//! deletes sessions; while a DPoP-bound session signs in with a client
+//! assertion, exchanges tokens and uses the JWT-bearer grant. No token,
+//! refresh token, password, client secret, private key, assertion, proof,
 //! cookie value, admin token or raw session id may appear in any event,
 //! record, `Display`, `Debug` or error source chain.
 //!
@@ -20,9 +22,11 @@ use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use serde_json::json;
-use session_auth::{Session, SessionState, TokenManager};
+use session_auth::{DpopKey, Session, SessionState, TokenManager};
 use session_core::{MemoryStore, SessionStore, SharedSessionStore, StoreRecord};
-use session_oauth::{Grant, OAuthClient, OAuthTokenProvider, ProviderMetadata};
+use session_oauth::{
+    Grant, JwtBearer, OAuthClient, OAuthTokenProvider, ProviderMetadata, SigningKey, TokenExchange,
+};
 use session_server::{SessionConfig, SessionLayer, SessionManager, SessionRoutes};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -128,13 +132,34 @@ impl Idp {
     }
 }
 
-async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(idp): State<Idp>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    // Assertions and proofs are secrets too: each could be replayed.
+    for field in ["client_assertion", "assertion"] {
+        if let Some(value) = form.get(field) {
+            idp.issued.lock().insert(value.clone());
+        }
+    }
+    let proof = headers.get("dpop").and_then(|v| v.to_str().ok());
+    if let Some(proof) = proof {
+        idp.issued.lock().insert(proof.to_owned());
+    }
     let grant = form.get("grant_type").map(String::as_str);
     let ok = match grant {
         Some("password") => form.get("password").map(String::as_str) == Some(PASSWORD),
         Some("refresh_token") => form
             .get("refresh_token")
             .is_some_and(|r| idp.issued.lock().contains(r)),
+        Some("client_credentials") => form.contains_key("client_assertion"),
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => form
+            .get("assertion")
+            .is_some_and(|a| a.split('.').count() == 3),
+        Some("urn:ietf:params:oauth:grant-type:token-exchange") => form
+            .get("subject_token")
+            .is_some_and(|t| idp.issued.lock().contains(t)),
         _ => false,
     };
     if !ok {
@@ -148,7 +173,7 @@ async fn token(State(idp): State<Idp>, Form(form): Form<HashMap<String, String>>
     Json(json!({
         "access_token": access,
         "refresh_token": refresh,
-        "token_type": "Bearer",
+        "token_type": if proof.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": 3600,
     }))
     .into_response()
@@ -165,12 +190,18 @@ fn bearer(headers: &HeaderMap) -> String {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("DPoP "))
+        })
         .unwrap_or_default()
         .to_owned()
 }
 
 async fn data(State(idp): State<Idp>, headers: HeaderMap) -> Response {
+    if let Some(proof) = headers.get("dpop").and_then(|v| v.to_str().ok()) {
+        idp.issued.lock().insert(proof.to_owned());
+    }
     if idp.live.lock().contains(&bearer(&headers)) {
         Json(json!({"ok": true})).into_response()
     } else {
@@ -295,6 +326,86 @@ async fn client_side(url: &str, dir: &std::path::Path) {
     let err = wrong.get("api/data").send().await.unwrap_err();
     assert!(err.is_invalid_credentials(), "{err:?}");
     say_error(&err);
+}
+
+/// The private key of RFC 8037's example JWK, which `keyed_flows` signs with.
+const PRIVATE_KEY_D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+const ACTOR_TOKEN: &str = "leak-actor-token-AC-31b7";
+
+/// `private_key_jwt`, a DPoP-bound session, token exchange with an actor
+/// token, the JWT-bearer grant and their failures. Returns the secrets the
+/// run held that the provider never saw.
+async fn keyed_flows(url: &str) -> Vec<String> {
+    let key = SigningKey::from_jwk(&format!(
+        r#"{{"kty":"OKP","crv":"Ed25519","kid":"leak-1","d":"{PRIVATE_KEY_D}","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}}"#
+    ))
+    .unwrap();
+    let state = SessionState::in_memory();
+    let dpop = DpopKey::for_state(&state).await.unwrap();
+    let kept_key = state.session().unwrap().credentials["dpop_key"]
+        .expose_secret()
+        .to_owned();
+    let metadata = ProviderMetadata::new(&format!("{url}/token")).unwrap();
+    let client = OAuthClient::builder(metadata, "leak-keyed")
+        .private_key_jwt(key.clone())
+        .dpop(dpop.clone())
+        .build()
+        .unwrap();
+    let tokens = TokenManager::builder(OAuthTokenProvider::new(
+        client.clone(),
+        Grant::ClientCredentials,
+    ))
+    .state(state.clone())
+    .dpop(dpop.clone())
+    .build();
+    let session = Session::builder()
+        .base_url(url)
+        .tokens(tokens.clone())
+        .build()
+        .unwrap();
+    assert_eq!(session.get("api/data").send().await.unwrap().status(), 200);
+    let subject = tokens.current().unwrap();
+    assert_eq!(subject.token_type(), "DPoP");
+
+    let exchange = TokenExchange::new(subject.access_token().expose_secret())
+        .actor_token(ACTOR_TOKEN, TokenExchange::ACCESS_TOKEN);
+    let exchanged = client.exchange_token(&exchange).await.unwrap();
+    let bearer = JwtBearer::new(key.clone(), "leak-svc").subject("leak-user");
+    let granted = client.jwt_bearer(&bearer).await.unwrap();
+    say(&format!(
+        "{key:?} {dpop:?} {exchange:?} {bearer:?} {client:?} {exchanged:?} {granted:?} {:?} {:?}",
+        Grant::TokenExchange(exchange.clone()),
+        Grant::JwtBearer(bearer.clone()),
+    ));
+    say(&format!("{:?} {}", state.session(), state.summary()));
+
+    // Refusals: a subject token the provider doesn't know, an assertion
+    // that isn't a JWT, a key that isn't one.
+    let refused = client
+        .exchange_token(&TokenExchange::new("leak-unknown-subject-US-0c4e"))
+        .await
+        .unwrap_err();
+    say_error(&refused);
+    let refused = client
+        .jwt_bearer(&JwtBearer::from_fn(|| {
+            Ok("leak-bad-assertion-BA-6f12".to_owned())
+        }))
+        .await
+        .unwrap_err();
+    say_error(&refused);
+    let bad_key = SigningKey::from_jwk(
+        r#"{"kty":"OKP","crv":"Ed25519","d":"bGVhay1iYWQta2V5LUJLLTQ0","x":"eA"}"#,
+    )
+    .unwrap_err();
+    say_error(&bad_key);
+    vec![
+        PRIVATE_KEY_D.to_owned(),
+        kept_key,
+        ACTOR_TOKEN.to_owned(),
+        "leak-unknown-subject-US-0c4e".to_owned(),
+        "leak-bad-assertion-BA-6f12".to_owned(),
+        "bGVhay1iYWQta2V5LUJLLTQ0".to_owned(),
+    ]
 }
 
 async fn stores_with_bad_data(secret: &str, dir: &std::path::Path) {
@@ -428,6 +539,7 @@ async fn no_secret_reaches_a_log_a_display_a_debug_or_an_error_chain() {
     let idp = Idp::default();
     let url = start_idp(&idp).await;
     client_side(&url, &dir).await;
+    let held = keyed_flows(&url).await;
     let one_token = idp.issued.lock().iter().next().unwrap().clone();
     stores_with_bad_data(&one_token, &dir).await;
     let ids = server_side().await;
@@ -441,6 +553,7 @@ async fn no_secret_reaches_a_log_a_display_a_debug_or_an_error_chain() {
             .map(|s| (*s).to_owned()),
     );
     secrets.extend(ids);
+    secrets.extend(held);
     let said = SAID.lock().clone();
     assert!(
         said.lines().count() > 100,

@@ -75,6 +75,24 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A service whose TLS client certificate is its credential (mutual TLS,
+//! RFC 8705):
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use session_oauth::{ClientAuth, OAuthClient, OAuthHttp, ProviderMetadata};
+//!
+//! let identity = reqwest::Identity::from_pem(&std::fs::read("service.pem")?)?; // certificate + key
+//! let http = OAuthHttp::builder().identity(identity).build()?;
+//! let provider = ProviderMetadata::new("https://mtls.id.example.com/token")?;
+//! let client = OAuthClient::builder(provider, "billing")
+//!     .client_auth(ClientAuth::TlsClientAuth)
+//!     .http(http)
+//!     .build()?;
+//! let tokens = client.client_credentials().await?;
+//! # let _ = tokens; Ok(()) }
+//! ```
+//!
 //! A service account's key file, with the JWT-bearer grant:
 //!
 //! ```no_run

@@ -363,7 +363,7 @@ impl OAuthClient {
             .collect();
         let response = self
             .authenticated()
-            .call(form_request(endpoint, &params))
+            .call(form_request(endpoint, &params)?)
             .await
             .map_err(HttpError::into_error)?;
         if !response.status().is_success() {
@@ -655,7 +655,7 @@ impl OAuthClient {
                 .ok_or(Error::MissingEndpoint {
                     endpoint: "revocation",
                 })?;
-        let request = form_request(&url, &[("token", token), ("token_type_hint", hint)]);
+        let request = form_request(&url, &[("token", token), ("token_type_hint", hint)])?;
         let response = self
             .authenticated()
             .call(request)
@@ -685,7 +685,7 @@ impl OAuthClient {
         if !scope.is_empty() {
             params.push(("scope", &scope));
         }
-        let request = form_request(&self.inner.metadata.token_endpoint, &params);
+        let request = form_request(&self.inner.metadata.token_endpoint, &params)?;
         let sent_at = self.inner.clock.now();
         let response = self
             .authenticated()

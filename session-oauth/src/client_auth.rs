@@ -87,7 +87,7 @@ fn basic_credentials(client_id: &str, secret: &str) -> http::HeaderValue {
 }
 
 /// A form POST to one of the provider's endpoints, before authentication.
-pub(crate) fn form_request(url: &Url, params: &[(&str, &str)]) -> HttpRequest {
+pub(crate) fn form_request(url: &Url, params: &[(&str, &str)]) -> Result<HttpRequest> {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
@@ -97,7 +97,9 @@ pub(crate) fn form_request(url: &Url, params: &[(&str, &str)]) -> HttpRequest {
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(ACCEPT, "application/json")
         .body(body.into_bytes())
-        .expect("a URL, two fixed headers and a body make a request")
+        .map_err(|_| Error::Configuration {
+            reason: "the endpoint URL can't be used in a request".into(),
+        })
 }
 
 impl Inner {
@@ -117,7 +119,7 @@ impl Inner {
                     "iss": id,
                     "sub": id,
                     "aud": self.assertion_audience(),
-                    "jti": random_id(),
+                    "jti": random_id()?,
                     "iat": now,
                     "exp": now + ASSERTION_LIFETIME.as_secs() as i64,
                 }))?;
@@ -164,10 +166,12 @@ impl Inner {
 }
 
 /// 128 random bits, base64url: a JWT id no two assertions share.
-pub(crate) fn random_id() -> String {
+pub(crate) fn random_id() -> Result<String> {
     let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes).expect("the system's random source works");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| Error::Configuration {
+        reason: "the system's random source failed".into(),
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// A copy of a request the `oauth2` crate built (method, URI, headers, body).

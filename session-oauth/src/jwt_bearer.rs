@@ -215,7 +215,7 @@ impl JwtBearer {
                     "iss": issuer,
                     "sub": subject.as_deref().unwrap_or(issuer),
                     "aud": audience.as_deref().unwrap_or(token_endpoint),
-                    "jti": random_id(),
+                    "jti": random_id()?,
                     "iat": now,
                     "exp": now + ASSERTION_LIFETIME.as_secs() as i64,
                 });

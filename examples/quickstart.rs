@@ -28,7 +28,8 @@ OAuth provider with the client credentials grant:
 
   --issuer URL          the provider's issuer (discovery is used)
   --client-id ID        your client id
-  --client-secret S     your client secret (prefer SESSION_KIT_CLIENT_SECRET)
+  (the client secret comes from SESSION_KIT_CLIENT_SECRET, never from the
+   command line, where `ps` shows it)
   --api URL             an API URL to GET with the token
   -h, --help            this text
 ";
@@ -57,7 +58,13 @@ fn options() -> Result<Options, String> {
             }
             "--issuer" => o.issuer = Some(value()?),
             "--client-id" => o.client_id = Some(value()?),
-            "--client-secret" => o.client_secret = Some(value()?),
+            "--client-secret" => {
+                return Err(
+                    "--client-secret is refused: a secret on the command line is visible in `ps`; \
+                     set SESSION_KIT_CLIENT_SECRET instead"
+                        .into(),
+                );
+            }
             "--api" => o.api = Some(value()?),
             other => return Err(format!("unknown option {other}\n\n{HELP}")),
         }

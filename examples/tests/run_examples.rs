@@ -92,6 +92,23 @@ fn quickstart_help() {
 }
 
 #[test]
+fn the_quickstart_never_takes_a_secret_from_the_command_line() {
+    let output = Command::new(example("quickstart"))
+        .args([
+            "--issuer",
+            "https://id.example.com",
+            "--client-secret",
+            "s3cret-on-argv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SESSION_KIT_CLIENT_SECRET"), "{stderr}");
+    assert!(!stderr.contains("s3cret-on-argv"), "{stderr}");
+}
+
+#[test]
 fn retrying_sessions() {
     let out = run("retrying_sessions", &[]);
     expect_lines(

@@ -191,7 +191,7 @@ where
 {
     let Some(policy) = policy else {
         let template = if keep_copy {
-            request.try_clone().map(Arc::new)
+            copy_request(&request).map(Arc::new)
         } else {
             None
         };
@@ -204,7 +204,7 @@ where
     };
     let method = request.method().clone();
     ensure_idempotency_key(policy, &method, request.headers_mut());
-    let Some(template) = request.try_clone().map(Arc::new) else {
+    let Some(template) = copy_request(&request).map(Arc::new) else {
         let partition = partition(request.url()).to_owned();
         let result = attempt(request, None).await;
         let stop = match classify.classify(&result) {
@@ -224,18 +224,78 @@ where
     let mut first = Some(request);
     retry_with(policy, scope, classify, |_| {
         let request = first.take().unwrap_or_else(|| {
-            template
-                .try_clone()
-                .expect("a request that cloned once clones again")
+            copy_request(&template).expect("a request that cloned once clones again")
         });
         attempt(request, Some(template.clone()))
     })
     .await
 }
 
+/// A copy of `request` (`None` when its body is a stream). A request with a
+/// body is copied by `reqwest::Request::try_clone`; one without — most of
+/// them — gets its method, URL, headers, version and timeout copied here,
+/// without the extension map `try_clone` allocates even when there is no
+/// timeout (the copy is made for every request that may be sent again, so
+/// this is on every request's path).
+fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_is_the_request_and_a_stream_is_not_copied() {
+        let client = reqwest::Client::new();
+        let mut request = client
+            .post("https://api.example.com/orders?page=2")
+            .header("x-trace", "1")
+            .body("{}")
+            .version(http::Version::HTTP_2)
+            .timeout(std::time::Duration::from_secs(7))
+            .build()
+            .unwrap();
+        let copy = copy_request(&request).unwrap();
+        assert_eq!(copy.method(), request.method());
+        assert_eq!(copy.url(), request.url());
+        assert_eq!(copy.headers(), request.headers());
+        assert_eq!(copy.version(), http::Version::HTTP_2);
+        assert_eq!(copy.timeout(), Some(&std::time::Duration::from_secs(7)));
+        assert_eq!(
+            copy.body().and_then(reqwest::Body::as_bytes),
+            Some(&b"{}"[..])
+        );
+        let bare = client
+            .get("https://api.example.com/")
+            .header("x-trace", "2")
+            .version(http::Version::HTTP_11)
+            .build()
+            .unwrap();
+        let copy = copy_request(&bare).unwrap();
+        assert_eq!(copy.timeout(), None);
+        assert_eq!(
+            (copy.method(), copy.url(), copy.headers(), copy.version()),
+            (bare.method(), bare.url(), bare.headers(), bare.version())
+        );
+        assert!(copy.body().is_none());
+        let chunks =
+            futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from("{}"))]);
+        *request.body_mut() = Some(reqwest::Body::wrap_stream(chunks));
+        assert!(
+            copy_request(&request).is_none(),
+            "a stream can't be sent twice"
+        );
+    }
 
     #[test]
     fn the_partition_is_host_and_non_default_port() {

@@ -36,7 +36,7 @@ use parking_lot::Mutex;
 use session_core::time::OffsetDateTime;
 use session_core::{
     Error as CoreError, ExpiryPolicy, ProvideToken, Replay, SharedClock, SharedTokenProvider,
-    TokenSet, TokenStatus, sensitive_header_value,
+    TokenSet, TokenStatus,
 };
 use session_retry::{RetryPolicy, RetryReason, RetryScope, Verdict, retry_with};
 use tokio::sync::watch;
@@ -129,18 +129,7 @@ impl Current {
         };
         let refresh_at = threshold(policy.effective_window(expiry.lifetime()));
         let expired_at = threshold(policy.effective_buffer(expiry.lifetime()));
-        let scheme = if tokens.token_type().eq_ignore_ascii_case("bearer") {
-            "Bearer"
-        } else {
-            tokens.token_type()
-        };
-        let header = sensitive_header_value(&format!(
-            "{scheme} {}",
-            tokens.access_token().expose_secret()
-        ))
-        .map_err(|_| CoreError::InvalidTokenResponse {
-            reason: "the access token can't be sent in a header",
-        })?;
+        let header = tokens.authorization_value()?;
         Ok(Self {
             id: thread_header::next_view_id(),
             tokens,

@@ -360,6 +360,34 @@ impl TokenSet {
         &self.token_type
     }
 
+    /// The `Authorization` value that presents the access token, marked
+    /// sensitive: `Bearer <token>` (however the provider spelled `bearer`),
+    /// or `<token_type> <token>` for other types such as `DPoP`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTokenResponse`] when the token can't be sent in a
+    /// header (the message never quotes it).
+    ///
+    /// ```
+    /// let tokens = session_core::TokenSet::new("at").with_token_type("dpop");
+    /// assert_eq!(tokens.authorization_value()?, "dpop at");
+    /// assert_eq!(session_core::TokenSet::new("at").authorization_value()?, "Bearer at");
+    /// # Ok::<(), session_core::Error>(())
+    /// ```
+    #[cfg(feature = "session")]
+    pub fn authorization_value(&self) -> Result<http::HeaderValue> {
+        let scheme = if self.token_type.eq_ignore_ascii_case("bearer") {
+            "Bearer"
+        } else {
+            self.token_type.as_str()
+        };
+        crate::sensitive_header_value(&format!("{scheme} {}", self.access_token.expose_secret()))
+            .map_err(|_| Error::InvalidTokenResponse {
+                reason: "the access token can't be sent in a header",
+            })
+    }
+
     /// The granted scopes.
     ///
     /// ```

@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 
 impl OAuthClient {
     /// The claims the provider holds about the user `tokens` belong to.
+    /// A DPoP-bound token is sent as `DPoP`, with a proof by the client's
+    /// key ([`OAuthClientBuilder::dpop`](crate::OAuthClientBuilder::dpop)).
     ///
     /// A signed answer (`application/jwt`) must verify against the
     /// provider's keys and name this client as audience. When `tokens`
@@ -39,20 +41,32 @@ impl OAuthClient {
             .ok_or(Error::MissingEndpoint {
                 endpoint: "userinfo",
             })?;
-        let mut authorization = http::HeaderValue::from_str(&format!(
-            "Bearer {}",
-            tokens.access_token().expose_secret()
-        ))
-        .map_err(|_| Error::Configuration {
-            reason: "the access token can't be sent in a header".into(),
-        })?;
-        authorization.set_sensitive(true);
-        let request = inner
+        let authorization = tokens
+            .authorization_value()
+            .map_err(|e| Error::Configuration {
+                reason: e.to_string(),
+            })?;
+        let mut request = inner
             .http
             .session()
             .get(url.as_str())
             .header(AUTHORIZATION, authorization)
             .header(ACCEPT, "application/json, application/jwt");
+        // A DPoP-bound token goes with a proof for this request.
+        if let Some(key) = &inner.dpop
+            && tokens.token_type().eq_ignore_ascii_case("dpop")
+        {
+            let proof = key
+                .proof(
+                    &http::Method::GET,
+                    url,
+                    Some(tokens.access_token().expose_secret()),
+                )
+                .map_err(|e| Error::Configuration {
+                    reason: format!("DPoP: {e}"),
+                })?;
+            request = request.header(session_auth::DPOP, proof);
+        }
         let response = inner.http.send(request).await?;
         let status = response.status();
         if status.is_server_error() {

@@ -78,6 +78,18 @@ async fn a_bound_token_works_only_with_a_proof_for_this_very_request() {
         "the refresh token is bound too"
     );
 
+    // User info with the bound token: sent as DPoP, with a proof, by the
+    // OAuth client holding the key.
+    let oauth = client(&issuer, &key).await;
+    assert_eq!(oauth.userinfo(&issued).await.unwrap()["sub"], USER.0);
+    let keyless = OAuthClient::builder(oauth.metadata().clone(), "native-app")
+        .build()
+        .unwrap();
+    assert!(
+        keyless.userinfo(&issued).await.is_err(),
+        "without the key the bound token is refused"
+    );
+
     let resource = url::Url::parse(&format!("{issuer}/resource")).unwrap();
     let authorization = ("authorization", format!("DPoP {token}"));
     let proof = |method: &http::Method, url: &url::Url, token: &str| {

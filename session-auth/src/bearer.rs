@@ -92,10 +92,11 @@ impl BearerAuth {
         let Source::Managed(manager) = &self.source else {
             return Ok(());
         };
-        let (Some(key), Some(token)) = (
-            manager.dpop(),
-            value.to_str().ok().and_then(|v| v.strip_prefix("DPoP ")),
-        ) else {
+        // Checked first: reading the value as text walks the whole token.
+        let Some(key) = manager.dpop() else {
+            return Ok(());
+        };
+        let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("DPoP ")) else {
             return Ok(());
         };
         let proof = key.proof(request.method(), request.url(), Some(token))?;

@@ -16,7 +16,6 @@
 //! middleware stack. The request is copied only when it may be sent again.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use http::header::{
     AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION,
@@ -25,6 +24,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use reqwest::{Request, Response, Url};
 use session_core::{AuthRequest, Authenticate, Rejection, Replay, SharedAuthenticator};
+use session_retry::reqwest::Prepared;
 use session_retry::{Classify, HttpAttempt, RetryPolicy, RetryReason, Verdict};
 
 use crate::error::{Error, Result};
@@ -95,20 +95,27 @@ impl Classify<Response, Error> for Classifier<'_> {
 impl Rules {
     /// Sends one logical request through `hop`: the result and how many
     /// attempts it took.
-    pub(crate) async fn send<H: Hop>(&self, hop: &H, request: Request) -> (Result<Response>, u32) {
+    ///
+    /// Not an `async fn`, nor are the steps under it: their arguments would
+    /// be stored twice in the future, and a request is large. The request
+    /// is prepared (and copied, when it may be sent again) right here.
+    pub(crate) fn send<'a, H: Hop>(
+        &'a self,
+        hop: &'a H,
+        request: Request,
+    ) -> impl Future<Output = (Result<Response>, u32)> + Send + 'a {
         // A copy is kept only when an attempt may have to resend.
         let keep_copy = self.auth.is_some() || self.max_redirects > 0;
-        let outcome = session_retry::reqwest::send_with(
-            self.retry.as_ref(),
-            keep_copy,
-            request,
-            &Classifier(self.retry.as_ref()),
-            // Boxed where it is made: the retry loop keeps a pointer, not
-            // the attempt's whole state.
-            |request, template| Box::pin(self.attempt(hop, request, template)),
-        )
-        .await;
-        (outcome.result, outcome.attempts)
+        let mut prepared = Prepared::new(self.retry.as_ref(), request, keep_copy);
+        async move {
+            let classify = Classifier(self.retry.as_ref());
+            let outcome =
+                session_retry::reqwest::send_with(&mut prepared, &classify, |request, source| {
+                    self.attempt(hop, request, source)
+                })
+                .await;
+            (outcome.result, outcome.attempts)
+        }
     }
 
     /// Adds the static headers a request doesn't set itself.
@@ -120,144 +127,179 @@ impl Rules {
         }
     }
 
-    /// One attempt: send (following redirects), and replay once after a 401
-    /// if our credentials went out and the strategy renewed them.
-    async fn attempt<H: Hop>(
-        &self,
-        hop: &H,
-        request: Request,
-        template: Option<Arc<Request>>,
-    ) -> Result<Response> {
-        let template = template.as_deref();
-        let mut request = request;
-        let mut replayed = false;
-        loop {
-            let (response, sent) = self.follow_redirects(hop, request, template).await?;
-            if replayed
-                && response.status() == StatusCode::UNAUTHORIZED
-                && let (Some(auth), Some(template), Some(sent)) = (&self.auth, template, &sent)
-            {
-                // The renewed credentials were refused as well: say so, so
-                // they are renewed again for the requests that follow.
+    /// One attempt: send, following redirects itself so credentials are
+    /// added only on hops to the original origin (the template's: without a
+    /// template no redirect is followed), and replay once after a 401 if
+    /// our credentials went out and the strategy renewed them.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep the request twice in its future"
+    )]
+    fn attempt<'a, H: Hop>(
+        &'a self,
+        hop: &'a H,
+        mut request: Request,
+        template: Option<&'a Request>,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
+        async move {
+            self.add_static_headers(request.headers_mut());
+            let mut replayed = false;
+            let mut hops = 0;
+            loop {
+                // The first hop goes where the request was addressed: the
+                // template's origin.
+                let credentials_go_here = self.auth.is_some()
+                    && (hops == 0 || template.is_none_or(|t| same_origin(t.url(), request.url())));
+                if credentials_go_here || self.https_only {
+                    check_transport(request.url(), self.allow_insecure_http)?;
+                }
+                if let Some(auth) = &self.auth
+                    && credentials_go_here
+                {
+                    authenticate(auth, &mut request)
+                        .await
+                        .map_err(Error::from_core)?;
+                }
+                let sent = credentials_go_here.then(|| SentCredentials::capture(request.headers()));
+                let method = request.method().clone();
+                let response = hop.send(request).await?;
+                let status = response.status();
+                if let Some(template) = template
+                    && self.max_redirects > 0
+                    && matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+                    && let Some(next) = self.redirect(template, &response, &method, hops)?
+                {
+                    hops += 1;
+                    request = next;
+                    continue;
+                }
+                if status != StatusCode::UNAUTHORIZED {
+                    return Ok(response);
+                }
+                // A 401 from an origin our credentials never went to says
+                // nothing about them.
+                let (Some(auth), Some(template), Some(sent)) = (&self.auth, template, sent) else {
+                    return Ok(response);
+                };
                 let sent = sent.to_headers();
-                auth.on_replay_rejected(Rejection::new(
+                let rejection = Rejection::new(
                     template.method(),
                     response.url(),
                     &sent,
                     StatusCode::UNAUTHORIZED,
                     response.headers(),
-                ));
-                return Ok(response);
-            }
-            // A 401 from an origin our credentials never went to says
-            // nothing about them.
-            if response.status() == StatusCode::UNAUTHORIZED
-                && !replayed
-                && let (Some(auth), Some(template), Some(sent)) = (&self.auth, template, sent)
-            {
-                let method = template.method().clone();
-                let sent = sent.to_headers();
-                let rejection = Rejection::new(
-                    &method,
-                    response.url(),
-                    &sent,
-                    StatusCode::UNAUTHORIZED,
-                    response.headers(),
                 );
+                if replayed {
+                    // The renewed credentials were refused as well: say so,
+                    // so they are renewed again for the requests that follow.
+                    auth.on_replay_rejected(rejection);
+                    return Ok(response);
+                }
                 if auth
                     .on_unauthorized(rejection)
                     .await
                     .map_err(Error::from_core)?
-                    == Replay::Yes
+                    != Replay::Yes
                 {
-                    replayed = true;
-                    request = template
-                        .try_clone()
-                        .expect("a request that cloned once clones again");
-                    continue;
+                    return Ok(response);
                 }
+                replayed = true;
+                hops = 0;
+                request = template
+                    .try_clone()
+                    .expect("a request that cloned once clones again");
+                self.add_static_headers(request.headers_mut());
             }
-            return Ok(response);
         }
     }
 
-    /// Sends `request`, following redirects itself so credentials are added
-    /// only on hops to the original origin (the template's: without a
-    /// template no redirect is followed). Returns the final response and,
-    /// when our credentials went to its origin, the ones the last hop carried.
-    async fn follow_redirects<H: Hop>(
+    /// The next hop of a redirect to the response's `Location`, built from
+    /// the template; `None` when there is nowhere (else) to go and the
+    /// redirect is the answer.
+    fn redirect(
         &self,
-        hop: &H,
-        request: Request,
-        template: Option<&Request>,
-    ) -> Result<(Response, Option<SentCredentials>)> {
-        let mut request = request;
-        self.add_static_headers(request.headers_mut());
-        let mut hops = 0;
-        loop {
-            let credentials_go_here =
-                self.auth.is_some() && template.is_none_or(|t| same_origin(t.url(), request.url()));
-            if credentials_go_here || self.https_only {
-                check_transport(request.url(), self.allow_insecure_http)?;
-            }
-            if let Some(auth) = &self.auth
-                && credentials_go_here
-            {
-                authenticate(auth, &mut request)
-                    .await
-                    .map_err(Error::from_core)?;
-            }
-            let sent = credentials_go_here.then(|| SentCredentials::capture(request.headers()));
-            let method = request.method().clone();
-            let response = hop.send(request).await?;
-            let status = response.status();
-            let follow =
-                matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) && self.max_redirects > 0;
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| response.url().join(l).ok());
-            let (Some(template), Some(location), true) = (template, location, follow) else {
-                return Ok((response, sent));
-            };
-            if !matches!(location.scheme(), "http" | "https") {
-                return Ok((response, sent));
-            }
-            hops += 1;
-            if hops > self.max_redirects {
-                return Err(Error::TooManyRedirects {
-                    limit: self.max_redirects,
-                });
-            }
-            let Some(mut next) = template.try_clone() else {
-                return Ok((response, sent));
-            };
-            self.add_static_headers(next.headers_mut());
-            *next.url_mut() = location;
-            if status == StatusCode::SEE_OTHER
-                || (matches!(status.as_u16(), 301 | 302) && method == Method::POST)
-            {
-                *next.method_mut() = Method::GET;
-                *next.body_mut() = None;
-                for name in [CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING] {
-                    next.headers_mut().remove(name);
-                }
-            }
-            if !same_origin(template.url(), next.url()) {
-                strip_credentials(next.headers_mut());
-            }
-            request = next;
+        template: &Request,
+        response: &Response,
+        method: &Method,
+        hops: usize,
+    ) -> Result<Option<Request>> {
+        let Some(location) = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| response.url().join(l).ok())
+        else {
+            return Ok(None);
+        };
+        if !matches!(location.scheme(), "http" | "https") {
+            return Ok(None);
         }
+        if hops >= self.max_redirects {
+            return Err(Error::TooManyRedirects {
+                limit: self.max_redirects,
+            });
+        }
+        let Some(mut next) = template.try_clone() else {
+            return Ok(None);
+        };
+        self.add_static_headers(next.headers_mut());
+        *next.url_mut() = location;
+        let status = response.status();
+        if status == StatusCode::SEE_OTHER
+            || (matches!(status.as_u16(), 301 | 302) && method == Method::POST)
+        {
+            *next.method_mut() = Method::GET;
+            *next.body_mut() = None;
+            for name in [CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING] {
+                next.headers_mut().remove(name);
+            }
+        }
+        if !same_origin(template.url(), next.url()) {
+            strip_credentials(next.headers_mut());
+        }
+        Ok(Some(next))
     }
 }
 
-/// Runs `auth` on a reqwest request (its URL and headers are borrowed
-/// together by moving the headers out and back): without waiting when the
-/// credentials are at hand, else through the async path — for no longer
-/// than the request's own timeout, so a token endpoint that never answers
-/// can't hold the request past it.
+/// Runs `auth` on a reqwest request: without waiting when the credentials
+/// are at hand, else through the async path — for no longer than the
+/// request's own timeout, so a token endpoint that never answers can't hold
+/// the request past it. The async path is boxed: it is rare (a token is
+/// being fetched), and its state would swell every request's future.
 pub(crate) async fn authenticate(
+    auth: &SharedAuthenticator,
+    request: &mut Request,
+) -> session_core::Result<()> {
+    match authenticate_now(auth, request) {
+        Some(outcome) => outcome,
+        None => Box::pin(authenticate_waiting(auth, request)).await,
+    }
+}
+
+/// Borrows a request's method, URL and headers together for `auth` (moving
+/// the headers out and back).
+fn with_auth_request<R>(request: &mut Request, f: impl FnOnce(&mut AuthRequest<'_>) -> R) -> R {
+    let method = request.method().clone();
+    let mut headers = std::mem::take(request.headers_mut());
+    let outcome = f(&mut AuthRequest::new(
+        &method,
+        request.url_mut(),
+        &mut headers,
+    ));
+    *request.headers_mut() = headers;
+    outcome
+}
+
+/// The credentials at hand, if `auth` has them without waiting.
+fn authenticate_now(
+    auth: &SharedAuthenticator,
+    request: &mut Request,
+) -> Option<session_core::Result<()>> {
+    with_auth_request(request, |r| auth.authenticate_now(r))
+}
+
+/// The async path of [`authenticate`], bounded by the request's timeout.
+async fn authenticate_waiting(
     auth: &SharedAuthenticator,
     request: &mut Request,
 ) -> session_core::Result<()> {
@@ -265,16 +307,13 @@ pub(crate) async fn authenticate(
     let limit = request.timeout().copied();
     let mut headers = std::mem::take(request.headers_mut());
     let mut auth_request = AuthRequest::new(&method, request.url_mut(), &mut headers);
-    let outcome = match auth.authenticate_now(&mut auth_request) {
-        Some(outcome) => outcome,
-        None => match limit {
-            Some(limit) => tokio::time::timeout(limit, auth.authenticate(&mut auth_request))
-                .await
-                .unwrap_or(Err(session_core::Error::Timeout {
-                    waiting_for: "credentials",
-                })),
-            None => auth.authenticate(&mut auth_request).await,
-        },
+    let outcome = match limit {
+        Some(limit) => tokio::time::timeout(limit, auth.authenticate(&mut auth_request))
+            .await
+            .unwrap_or(Err(session_core::Error::Timeout {
+                waiting_for: "credentials",
+            })),
+        None => auth.authenticate(&mut auth_request).await,
     };
     *request.headers_mut() = headers;
     outcome

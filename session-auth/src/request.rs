@@ -144,9 +144,12 @@ impl RequestBuilder {
     /// let text = session.get("status").send().await?.text().await?;
     /// # let _ = text; Ok(()) }
     /// ```
-    pub async fn send(self) -> Result<Response> {
+    pub fn send(self) -> impl Future<Output = Result<Response>> + Send + 'static {
         let Self { session, inner } = self;
-        let request = inner?.build().map_err(Error::transport)?;
-        session.execute(request).await
+        let request = inner.and_then(|builder| builder.build().map_err(Error::transport));
+        // Boxed once, with the session it goes through: the request's whole
+        // state (retries, redirects, the replay) lives in one allocation and
+        // never moves; the caller holds a pointer.
+        Box::pin(async move { session.inner.send(request?).await })
     }
 }

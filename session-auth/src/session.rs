@@ -94,6 +94,85 @@ pub(crate) struct Activity {
 }
 
 impl Inner {
+    /// Sends one request through the session: the checks, the timeout, the
+    /// bookkeeping and the pipeline.
+    pub(crate) async fn send(&self, mut request: Request) -> Result<Response> {
+        if self.is_closed() {
+            return Err(Error::SessionClosed);
+        }
+        if self.signed_out.load(Ordering::Acquire) {
+            return Err(Error::SignedOut);
+        }
+        if !self.restored.initialized() {
+            // Once per session: boxed, so its state doesn't swell every
+            // request's future.
+            Box::pin(self.ensure_restored()).await?;
+        }
+        // reqwest keeps the timeout in the request's extensions: only touch
+        // them when there is a timeout to set.
+        if let Some(timeout) = self.timeout
+            && request.timeout().is_none()
+        {
+            *request.timeout_mut() = Some(timeout);
+        }
+        self.note_call(request.url().host_str());
+        let (result, attempts) = if tracing::enabled!(target: "session_auth", tracing::Level::INFO)
+        {
+            let span = tracing::info_span!(
+                target: "session_auth",
+                "session.request",
+                method = %request.method(),
+                host = request.url().host_str().unwrap_or_default(),
+                path = request.url().path(),
+                status = tracing::field::Empty,
+                attempts = tracing::field::Empty,
+            );
+            let sent = self
+                .rules
+                .send(&self.client, request)
+                .instrument(span.clone())
+                .await;
+            span.record("attempts", sent.1);
+            if let Ok(response) = &sent.0 {
+                span.record("status", response.status().as_u16());
+            }
+            sent
+        } else {
+            self.rules.send(&self.client, request).await
+        };
+        self.record_call(attempts);
+        result
+    }
+
+    /// Restores the state once, on first use, and fills the live cookie
+    /// jar and bookkeeping from it.
+    pub(crate) async fn ensure_restored(&self) -> Result<()> {
+        if self.restored.initialized() {
+            return Ok(());
+        }
+        self.restored
+            .get_or_try_init(|| async {
+                self.state.restore().await.map_err(Error::Store)?;
+                let Some(data) = self.state.session() else {
+                    return Ok(());
+                };
+                if let Some(jar) = &self.jar {
+                    *jar.lock() = data.cookies.into_store();
+                }
+                let mut activity = self.activity.lock();
+                activity.created_at = data.metadata.created_at;
+                activity.current_api_server = data.metadata.current_api_server;
+                self.server_hash.store(0, Ordering::Relaxed);
+                if let Some(at) = data.metadata.last_api_call_at {
+                    let nanos = i64::try_from(at.unix_timestamp_nanos()).unwrap_or(NO_CALL);
+                    self.last_call.store(nanos, Ordering::Relaxed);
+                }
+                Ok::<(), Error>(())
+            })
+            .await
+            .map(|_| ())
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
@@ -279,57 +358,10 @@ impl Session {
     /// let response = session.execute(request).await?;
     /// # let _ = response; Ok(()) }
     /// ```
-    pub async fn execute(&self, mut request: Request) -> Result<Response> {
-        let inner = &self.inner;
-        if inner.is_closed() {
-            return Err(Error::SessionClosed);
-        }
-        if inner.signed_out.load(Ordering::Acquire) {
-            return Err(Error::SignedOut);
-        }
-        if !inner.restored.initialized() {
-            // Once per session: boxed, so its state doesn't swell every
-            // request's future.
-            Box::pin(self.ensure_restored()).await?;
-        }
-        // reqwest keeps the timeout in the request's extensions: only touch
-        // them when there is a timeout to set.
-        if let Some(timeout) = inner.timeout
-            && request.timeout().is_none()
-        {
-            *request.timeout_mut() = Some(timeout);
-        }
-        inner.note_call(request.url().host_str());
-        // The pipeline's future (retries, redirects, replays) is large: it
-        // is boxed once, where it is made, and never moved again.
-        let (result, attempts) = if tracing::enabled!(target: "session_auth", tracing::Level::INFO)
-        {
-            let span = tracing::info_span!(
-                target: "session_auth",
-                "session.request",
-                method = %request.method(),
-                host = request.url().host_str().unwrap_or_default(),
-                path = request.url().path(),
-                status = tracing::field::Empty,
-                attempts = tracing::field::Empty,
-            );
-            let sent = Box::pin(
-                inner
-                    .rules
-                    .send(&inner.client, request)
-                    .instrument(span.clone()),
-            )
-            .await;
-            span.record("attempts", sent.1);
-            if let Ok(response) = &sent.0 {
-                span.record("status", response.status().as_u16());
-            }
-            sent
-        } else {
-            Box::pin(inner.rules.send(&inner.client, request)).await
-        };
-        inner.record_call(attempts);
-        result
+    pub fn execute(&self, request: Request) -> impl Future<Output = Result<Response>> + Send + '_ {
+        // Boxed once, where it is made: the request's whole state (retries,
+        // redirects, the replay) lives in one allocation and never moves.
+        Box::pin(self.inner.send(request))
     }
 
     /// The underlying reqwest client.
@@ -600,34 +632,9 @@ impl Session {
         self.snapshot().summary(self.inner.clock.now(), &policy)
     }
 
-    /// Restores the state once, on first use, and fills the live cookie
-    /// jar and bookkeeping from it.
+    /// Restores the state once, on first use; see [`Inner::ensure_restored`].
     pub(crate) async fn ensure_restored(&self) -> Result<()> {
-        if self.inner.restored.initialized() {
-            return Ok(());
-        }
-        self.inner
-            .restored
-            .get_or_try_init(|| async {
-                self.inner.state.restore().await.map_err(Error::Store)?;
-                let Some(data) = self.inner.state.session() else {
-                    return Ok(());
-                };
-                if let Some(jar) = &self.inner.jar {
-                    *jar.lock() = data.cookies.into_store();
-                }
-                let mut activity = self.inner.activity.lock();
-                activity.created_at = data.metadata.created_at;
-                activity.current_api_server = data.metadata.current_api_server;
-                self.inner.server_hash.store(0, Ordering::Relaxed);
-                if let Some(at) = data.metadata.last_api_call_at {
-                    let nanos = i64::try_from(at.unix_timestamp_nanos()).unwrap_or(NO_CALL);
-                    self.inner.last_call.store(nanos, Ordering::Relaxed);
-                }
-                Ok::<(), Error>(())
-            })
-            .await
-            .map(|_| ())
+        self.inner.ensure_restored().await
     }
 }
 

@@ -1,11 +1,11 @@
 //! Retrying `reqwest` requests (feature `reqwest`): [`send_with`], the one
-//! loop that sends a logical request (idempotency key, the copy kept for
-//! repeats, replay rules, budget partition, retries) — used by [`send`] and
-//! by every sender in session-kit — and the error mapping [`error_kind`].
+//! loop that sends a logical request ([`Prepared`]: the idempotency key and
+//! the source every attempt is copied from; then the replay rules, budget
+//! partition and retries) — used by [`send`] and by every sender in
+//! session-kit — and the error mapping [`error_kind`].
 
 use std::error::Error as StdError;
 use std::future::Future;
-use std::sync::Arc;
 
 use http::{HeaderValue, Method};
 
@@ -97,14 +97,14 @@ fn generate_idempotency_key() -> String {
 
 /// Adds a generated `Idempotency-Key` to a POST or PATCH without one, when
 /// the policy asks for it.
-fn ensure_idempotency_key(policy: &RetryPolicy, method: &Method, headers: &mut http::HeaderMap) {
+fn ensure_idempotency_key(policy: &RetryPolicy, request: &mut reqwest::Request) {
     if policy.adds_idempotency_key()
-        && (method == Method::POST || method == Method::PATCH)
-        && !headers.contains_key(IDEMPOTENCY_KEY)
+        && (request.method() == Method::POST || request.method() == Method::PATCH)
+        && !request.headers().contains_key(IDEMPOTENCY_KEY)
     {
         let key = HeaderValue::from_str(&generate_idempotency_key())
             .expect("hex is a valid header value");
-        headers.insert(IDEMPOTENCY_KEY, key);
+        request.headers_mut().insert(IDEMPOTENCY_KEY, key);
     }
 }
 
@@ -132,34 +132,116 @@ pub async fn send(
     client: &reqwest::Client,
     request: reqwest::Request,
 ) -> RetryOutcome<reqwest::Response, reqwest::Error> {
+    let mut prepared = Prepared::new(Some(policy), request, false);
     send_with(
-        Some(policy),
-        false,
-        request,
+        &mut prepared,
         &ReqwestClassifier { policy },
         |request, _| client.execute(request),
     )
     .await
 }
 
+/// A logical request made ready for its attempts: the retry policy it is
+/// sent under, and the request every attempt is made from.
+///
+/// [`Prepared::new`] adds the policy's `Idempotency-Key` to a POST or PATCH
+/// before anything is sent, so every attempt carries the same key. With a
+/// policy, or when the caller may have to resend within an attempt (a
+/// redirect, a replay after a 401: `keep_copy`), the request is kept as the
+/// source and each attempt sends a copy of it; otherwise it is sent once, as
+/// it is. A request whose body is a stream can't be copied and is sent once.
+/// [`send_with`] sends it, lending the source to each attempt.
+///
+/// ```
+/// use session_retry::{RetryPolicy, reqwest::Prepared};
+///
+/// let policy = RetryPolicy::builder().add_idempotency_key(true).build()?;
+/// let request = reqwest::Client::new().post("https://api.example.com/orders").body("{}").build()?;
+/// let prepared = Prepared::new(Some(&policy), request, false);
+/// let source = prepared.source().expect("a body in memory is copied");
+/// assert_eq!(source.headers()["idempotency-key"].len(), 32);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Prepared<'p> {
+    policy: Option<&'p RetryPolicy>,
+    request: Held,
+}
+
+/// How a prepared request is held.
+#[derive(Debug)]
+enum Held {
+    /// Kept as the source: every attempt sends a copy.
+    Source(reqwest::Request),
+    /// Sent once, as it is (`None` once sent).
+    Once(Option<reqwest::Request>),
+}
+
+impl<'p> Prepared<'p> {
+    /// Prepares `request` to be sent under `policy` (`None`: once), keeping
+    /// it as the source of copies when there is a policy or `keep_copy` asks
+    /// for it and its body can be copied.
+    ///
+    /// ```
+    /// let request = reqwest::Client::new().get("https://api.example.com/").build()?;
+    /// let prepared = session_retry::reqwest::Prepared::new(None, request, false);
+    /// assert!(prepared.source().is_none(), "sent once, as it is");
+    /// # Ok::<(), reqwest::Error>(())
+    /// ```
+    pub fn new(
+        policy: Option<&'p RetryPolicy>,
+        mut request: reqwest::Request,
+        keep_copy: bool,
+    ) -> Self {
+        if let Some(policy) = policy {
+            ensure_idempotency_key(policy, &mut request);
+        }
+        let copyable = request.body().is_none_or(|body| body.as_bytes().is_some());
+        let request = if (policy.is_some() || keep_copy) && copyable {
+            Held::Source(request)
+        } else {
+            Held::Once(Some(request))
+        };
+        Self { policy, request }
+    }
+
+    /// The request every attempt is a copy of, if it is kept as one.
+    ///
+    /// ```
+    /// let policy = session_retry::RetryPolicy::default();
+    /// let request = reqwest::Client::new().get("https://api.example.com/").build()?;
+    /// let prepared = session_retry::reqwest::Prepared::new(Some(&policy), request, false);
+    /// assert_eq!(prepared.source().unwrap().url().as_str(), "https://api.example.com/");
+    /// # Ok::<(), reqwest::Error>(())
+    /// ```
+    pub fn source(&self) -> Option<&reqwest::Request> {
+        match &self.request {
+            Held::Source(request) => Some(request),
+            Held::Once(_) => None,
+        }
+    }
+}
+
 /// Sends one logical request: the one loop behind [`send`], a session-kit
 /// `Session` and its middleware adapters.
 ///
-/// With a `policy`, a POST or PATCH gets its `Idempotency-Key` (when the
-/// policy adds them) before anything is copied, so every attempt carries the
-/// same key; attempts after the first send a copy of the request as it was
-/// then; the replay rules, the host's budget and the deadline apply. Without
-/// a policy the request is sent once.
-///
-/// `attempt` sends one copy. It is also handed the copy source when one is
-/// kept — always with a policy, and without one when `keep_copy` asks for it
-/// (an attempt that may have to resend: a redirect, a replay after a 401).
-/// A request whose body can't be copied is sent once, without a copy
-/// source; if that attempt would have been retried, the outcome says
+/// With a policy, each attempt sends a fresh copy of the prepared source,
+/// and the replay rules, the host's budget and the deadline apply. Without
+/// a policy the request is sent once. A request whose body can't be copied
+/// is sent once; if that attempt would have been retried, the outcome says
 /// [`Stop::NotCloneable`].
 ///
+/// `attempt` sends one request. It is lent the source (when the request is
+/// kept as one) for as long as `prepared` is borrowed, so its futures may
+/// keep it — to follow a redirect or replay within the attempt.
+///
+/// # Panics
+///
+/// When a request prepared to be sent once, as it is, is sent a second time.
+///
 /// ```no_run
-/// use session_retry::{RetryPolicy, reqwest::send_with};
+/// use session_retry::RetryPolicy;
+/// use session_retry::reqwest::{Prepared, send_with};
 /// # #[derive(Clone, Copy)] struct ByStatus;
 /// # impl session_retry::Classify<reqwest::Response, reqwest::Error> for ByStatus {
 /// #     fn classify(&self, r: &Result<reqwest::Response, reqwest::Error>) -> session_retry::Verdict {
@@ -171,64 +253,58 @@ pub async fn send(
 /// let client = reqwest::Client::new();
 /// let policy = RetryPolicy::default();
 /// let request = client.get("https://api.example.com/customers").build()?;
-/// let outcome = send_with(Some(&policy), false, request, &ByStatus, |request, _copy| {
+/// let mut prepared = Prepared::new(Some(&policy), request, false);
+/// let outcome = send_with(&mut prepared, &ByStatus, |request, _source| {
 ///     client.execute(request)
 /// })
 /// .await;
 /// # let _ = outcome; Ok(()) }
 /// ```
-pub async fn send_with<T, E, C, F, Fut>(
-    policy: Option<&RetryPolicy>,
-    keep_copy: bool,
-    mut request: reqwest::Request,
+pub async fn send_with<'a, T, E, C, F, Fut>(
+    prepared: &'a mut Prepared<'_>,
     classify: &C,
     mut attempt: F,
 ) -> RetryOutcome<T, E>
 where
     C: Classify<T, E>,
-    F: FnMut(reqwest::Request, Option<Arc<reqwest::Request>>) -> Fut,
+    F: FnMut(reqwest::Request, Option<&'a reqwest::Request>) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    let policy = prepared.policy;
+    let source = match &mut prepared.request {
+        Held::Source(source) => &*source,
+        Held::Once(request) => {
+            let request = request
+                .take()
+                .expect("a request prepared to be sent once is sent once");
+            let partition = policy.map(|_| partition(request.url()).to_owned());
+            let result = attempt(request, None).await;
+            let stop = match (classify.classify(&result), policy) {
+                (Verdict::Success, Some(policy)) => {
+                    if let (Some(budget), Some(partition)) = (policy.budget(), &partition) {
+                        budget.refill(partition);
+                    }
+                    Stop::Success
+                }
+                (Verdict::Success, None) => Stop::Success,
+                (Verdict::Retry { .. }, Some(_)) => Stop::NotCloneable,
+                _ => Stop::NotRetryable,
+            };
+            return RetryOutcome::single(result, stop);
+        }
+    };
+    let copy = || copy_request(source).expect("a body in memory copies");
     let Some(policy) = policy else {
-        let template = if keep_copy {
-            copy_request(&request).map(Arc::new)
-        } else {
-            None
-        };
-        let result = attempt(request, template).await;
+        let result = attempt(copy(), Some(source)).await;
         let stop = match classify.classify(&result) {
             Verdict::Success => Stop::Success,
             _ => Stop::NotRetryable,
         };
         return RetryOutcome::single(result, stop);
     };
-    let method = request.method().clone();
-    ensure_idempotency_key(policy, &method, request.headers_mut());
-    let Some(template) = copy_request(&request).map(Arc::new) else {
-        let partition = partition(request.url()).to_owned();
-        let result = attempt(request, None).await;
-        let stop = match classify.classify(&result) {
-            Verdict::Success => {
-                if let Some(budget) = policy.budget() {
-                    budget.refill(&partition);
-                }
-                Stop::Success
-            }
-            Verdict::Retry { .. } => Stop::NotCloneable,
-            _ => Stop::NotRetryable,
-        };
-        return RetryOutcome::single(result, stop);
-    };
-    let replayable = policy.is_replayable(&method, template.headers());
-    let scope = RetryScope::new(partition(template.url())).replayable(replayable);
-    let mut first = Some(request);
-    retry_with(policy, scope, classify, |_| {
-        let request = first.take().unwrap_or_else(|| {
-            copy_request(&template).expect("a request that cloned once clones again")
-        });
-        attempt(request, Some(template.clone()))
-    })
-    .await
+    let replayable = policy.is_replayable(source.method(), source.headers());
+    let scope = RetryScope::new(partition(source.url())).replayable(replayable);
+    retry_with(policy, scope, classify, |_| attempt(copy(), Some(source))).await
 }
 
 /// A copy of `request` (`None` when its body is a stream). A request with a
@@ -311,15 +387,24 @@ mod tests {
             .add_idempotency_key(true)
             .build()
             .unwrap();
-        let mut headers = http::HeaderMap::new();
-        ensure_idempotency_key(&policy, &Method::POST, &mut headers);
-        assert_eq!(headers[IDEMPOTENCY_KEY].len(), 32);
-        let mut headers = http::HeaderMap::new();
-        ensure_idempotency_key(&policy, &Method::GET, &mut headers);
-        assert!(headers.is_empty());
-        let mut headers = http::HeaderMap::new();
-        ensure_idempotency_key(&RetryPolicy::default(), &Method::POST, &mut headers);
-        assert!(headers.is_empty());
+        let client = reqwest::Client::new();
+        let request = |method: Method| {
+            client
+                .request(method, "https://api.example.com/orders")
+                .build()
+                .unwrap()
+        };
+        for method in [Method::POST, Method::PATCH] {
+            let mut post = request(method);
+            ensure_idempotency_key(&policy, &mut post);
+            assert_eq!(post.headers()[IDEMPOTENCY_KEY].len(), 32);
+        }
+        let mut get = request(Method::GET);
+        ensure_idempotency_key(&policy, &mut get);
+        assert!(get.headers().is_empty());
+        let mut post = request(Method::POST);
+        ensure_idempotency_key(&RetryPolicy::default(), &mut post);
+        assert!(post.headers().is_empty());
         assert_ne!(generate_idempotency_key(), generate_idempotency_key());
     }
 }

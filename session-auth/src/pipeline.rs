@@ -102,7 +102,7 @@ impl Rules {
     pub(crate) fn send<'a, H: Hop>(
         &'a self,
         hop: &'a H,
-        request: Request,
+        request: impl Into<Box<Request>>,
     ) -> impl Future<Output = (Result<Response>, u32)> + Send + 'a {
         // A copy is kept only when an attempt may have to resend.
         let keep_copy = self.auth.is_some() || self.max_redirects > 0;
@@ -127,89 +127,144 @@ impl Rules {
         }
     }
 
-    /// One attempt: send, following redirects itself so credentials are
-    /// added only on hops to the original origin (the template's: without a
-    /// template no redirect is followed), and replay once after a 401 if
-    /// our credentials went out and the strategy renewed them.
-    #[allow(
-        clippy::manual_async_fn,
-        reason = "an async fn would keep the request twice in its future"
-    )]
+    /// One attempt: its first hop and — only when the answer asks for it —
+    /// the follow-up (redirects, the one replay after a 401), built then
+    /// and boxed. The common attempt's future holds just the hop in flight.
     fn attempt<'a, H: Hop>(
         &'a self,
         hop: &'a H,
         mut request: Request,
         template: Option<&'a Request>,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
+        self.add_static_headers(request.headers_mut());
+        let first = self.hop(hop, request, template, 0);
         async move {
-            self.add_static_headers(request.headers_mut());
-            let mut replayed = false;
-            let mut hops = 0;
-            loop {
-                // The first hop goes where the request was addressed: the
-                // template's origin.
-                let credentials_go_here = self.auth.is_some()
-                    && (hops == 0 || template.is_none_or(|t| same_origin(t.url(), request.url())));
-                if credentials_go_here || self.https_only {
-                    check_transport(request.url(), self.allow_insecure_http)?;
-                }
-                if let Some(auth) = &self.auth
-                    && credentials_go_here
+            // The answer is looked at in a scope of its own, so the future
+            // keeps no room for it while a follow-up runs.
+            let follow_up = match (first.await?, template) {
+                ((response, sent), Some(template))
+                    if self.needs_follow_up(&response, sent.as_ref()) =>
                 {
-                    authenticate(auth, &mut request)
-                        .await
-                        .map_err(Error::from_core)?;
+                    Box::pin(self.follow_up(hop, template, response, sent))
                 }
-                let sent = credentials_go_here.then(|| SentCredentials::capture(request.headers()));
-                let method = request.method().clone();
-                let response = hop.send(request).await?;
-                let status = response.status();
-                if let Some(template) = template
-                    && self.max_redirects > 0
-                    && matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
-                    && let Some(next) = self.redirect(template, &response, &method, hops)?
-                {
-                    hops += 1;
-                    request = next;
-                    continue;
+                ((response, _), _) => return Ok(response),
+            };
+            follow_up.await
+        }
+    }
+
+    /// Whether an answer needs more than itself: a redirect to follow, or a
+    /// 401 to credentials of ours. (A 401 from an origin our credentials
+    /// never went to says nothing about them.)
+    fn needs_follow_up(&self, response: &Response, sent: Option<&SentCredentials>) -> bool {
+        match response.status().as_u16() {
+            301 | 302 | 303 | 307 | 308 => self.max_redirects > 0,
+            401 => self.auth.is_some() && sent.is_some(),
+            _ => false,
+        }
+    }
+
+    /// One hop: the transport rule and credentials — added only on hops to
+    /// the template's origin (the first hop goes where the request was
+    /// addressed) — then the send. Credentials at hand are added right
+    /// away, so the hop's future holds only the send in flight; waiting for
+    /// them (a token being fetched) is boxed.
+    fn hop<'a, H: Hop>(
+        &'a self,
+        hop: &'a H,
+        mut request: Request,
+        template: Option<&'a Request>,
+        hops: usize,
+    ) -> HopFuture<impl Future<Output = Result<Response>> + Send + 'a, BoxedHop<'a>> {
+        let credentials_go_here = self.auth.is_some()
+            && (hops == 0 || template.is_none_or(|t| same_origin(t.url(), request.url())));
+        let checked = if credentials_go_here || self.https_only {
+            check_transport(request.url(), self.allow_insecure_http)
+        } else {
+            Ok(())
+        };
+        match (checked, self.auth.as_ref().filter(|_| credentials_go_here)) {
+            (Err(error), _) => HopFuture::refused(error),
+            (Ok(()), None) => HopFuture::sending(hop.send(request), None),
+            (Ok(()), Some(auth)) => match authenticate_now(auth, &mut request) {
+                Some(Ok(())) => {
+                    let sent = SentCredentials::capture(request.headers());
+                    HopFuture::sending(hop.send(request), Some(sent))
                 }
-                if status != StatusCode::UNAUTHORIZED {
-                    return Ok(response);
-                }
-                // A 401 from an origin our credentials never went to says
-                // nothing about them.
-                let (Some(auth), Some(template), Some(sent)) = (&self.auth, template, sent) else {
-                    return Ok(response);
-                };
-                let sent = sent.to_headers();
-                let rejection = Rejection::new(
-                    template.method(),
-                    response.url(),
-                    &sent,
-                    StatusCode::UNAUTHORIZED,
-                    response.headers(),
-                );
-                if replayed {
-                    // The renewed credentials were refused as well: say so,
-                    // so they are renewed again for the requests that follow.
-                    auth.on_replay_rejected(rejection);
-                    return Ok(response);
-                }
-                if auth
-                    .on_unauthorized(rejection)
-                    .await
-                    .map_err(Error::from_core)?
-                    != Replay::Yes
-                {
-                    return Ok(response);
-                }
-                replayed = true;
-                hops = 0;
-                request = template
-                    .try_clone()
-                    .expect("a request that cloned once clones again");
-                self.add_static_headers(request.headers_mut());
+                Some(Err(error)) => HopFuture::refused(Error::from_core(error)),
+                None => HopFuture::Waiting {
+                    waiting: Box::pin(async move {
+                        authenticate_waiting(auth, &mut request)
+                            .await
+                            .map_err(Error::from_core)?;
+                        let sent = SentCredentials::capture(request.headers());
+                        Ok((hop.send(request).await?, Some(sent)))
+                    }),
+                },
+            },
+        }
+    }
+
+    /// What follows an answer that asks for it: redirects (each hop built
+    /// from the template), and one replay after a 401 if the strategy
+    /// renewed the credentials.
+    async fn follow_up<H: Hop>(
+        &self,
+        hop: &H,
+        template: &Request,
+        mut response: Response,
+        mut sent: Option<SentCredentials>,
+    ) -> Result<Response> {
+        let mut method = template.method().clone();
+        let mut hops = 0;
+        let mut replayed = false;
+        loop {
+            let status = response.status();
+            if self.max_redirects > 0
+                && matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+                && let Some(next) = self.redirect(template, &response, &method, hops)?
+            {
+                hops += 1;
+                method = next.method().clone();
+                (response, sent) = self.hop(hop, next, Some(template), hops).await?;
+                continue;
             }
+            if status != StatusCode::UNAUTHORIZED {
+                return Ok(response);
+            }
+            let (Some(auth), Some(credentials)) = (&self.auth, &sent) else {
+                return Ok(response);
+            };
+            let credentials = credentials.to_headers();
+            let rejection = Rejection::new(
+                template.method(),
+                response.url(),
+                &credentials,
+                StatusCode::UNAUTHORIZED,
+                response.headers(),
+            );
+            if replayed {
+                // The renewed credentials were refused as well: say so, so
+                // they are renewed again for the requests that follow.
+                auth.on_replay_rejected(rejection);
+                return Ok(response);
+            }
+            if auth
+                .on_unauthorized(rejection)
+                .await
+                .map_err(Error::from_core)?
+                != Replay::Yes
+            {
+                return Ok(response);
+            }
+            replayed = true;
+            hops = 0;
+            let mut again = template
+                .try_clone()
+                .expect("a request that cloned once clones again");
+            self.add_static_headers(again.headers_mut());
+            method = again.method().clone();
+            (response, sent) = self.hop(hop, again, Some(template), 0).await?;
         }
     }
 
@@ -261,18 +316,59 @@ impl Rules {
     }
 }
 
-/// Runs `auth` on a reqwest request: without waiting when the credentials
-/// are at hand, else through the async path — for no longer than the
-/// request's own timeout, so a token endpoint that never answers can't hold
-/// the request past it. The async path is boxed: it is rare (a token is
-/// being fetched), and its state would swell every request's future.
-pub(crate) async fn authenticate(
-    auth: &SharedAuthenticator,
-    request: &mut Request,
-) -> session_core::Result<()> {
-    match authenticate_now(auth, request) {
-        Some(outcome) => outcome,
-        None => Box::pin(authenticate_waiting(auth, request)).await,
+/// What a hop answers: the response, and the credentials it carried when
+/// they were ours.
+type HopOutput = Result<(Response, Option<SentCredentials>)>;
+
+/// A hop that had to wait for credentials: boxed, as it is rare.
+type BoxedHop<'a> = std::pin::Pin<Box<dyn Future<Output = HopOutput> + Send + 'a>>;
+
+pin_project_lite::pin_project! {
+    /// One hop in flight: sending already (credentials at hand, or none to
+    /// add), waiting for credentials, or refused before anything was sent.
+    /// Written out rather than as an `async` block, which would keep what
+    /// it holds twice.
+    #[project = HopProjection]
+    pub(crate) enum HopFuture<S, W> {
+        Sending { #[pin] send: S, sent: Option<SentCredentials> },
+        Waiting { waiting: W },
+        Refused { error: Option<Error> },
+    }
+}
+
+impl<S, W> HopFuture<S, W> {
+    fn sending(send: S, sent: Option<SentCredentials>) -> Self {
+        Self::Sending { send, sent }
+    }
+
+    fn refused(error: Error) -> Self {
+        Self::Refused { error: Some(error) }
+    }
+}
+
+impl<S, W> Future for HopFuture<S, W>
+where
+    S: Future<Output = Result<Response>>,
+    W: Future<Output = HopOutput> + Unpin,
+{
+    type Output = HopOutput;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<HopOutput> {
+        use std::task::Poll;
+        match self.project() {
+            HopProjection::Sending { send, sent } => match send.poll(cx) {
+                Poll::Ready(Ok(response)) => Poll::Ready(Ok((response, sent.take()))),
+                Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+                Poll::Pending => Poll::Pending,
+            },
+            HopProjection::Waiting { waiting } => std::pin::Pin::new(waiting).poll(cx),
+            HopProjection::Refused { error } => Poll::Ready(Err(error
+                .take()
+                .expect("a hop is not polled after it finished"))),
+        }
     }
 }
 
@@ -298,7 +394,9 @@ fn authenticate_now(
     with_auth_request(request, |r| auth.authenticate_now(r))
 }
 
-/// The async path of [`authenticate`], bounded by the request's timeout.
+/// Runs `auth` on a request whose credentials are not at hand (a token is
+/// being fetched) — for no longer than the request's own timeout, so a
+/// token endpoint that never answers can't hold the request past it.
 async fn authenticate_waiting(
     auth: &SharedAuthenticator,
     request: &mut Request,

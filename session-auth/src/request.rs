@@ -7,7 +7,7 @@ use reqwest::Response;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::session::{Inner, Session};
 
 /// A request being built; [`send`](Self::send) sends it through the session.
 ///
@@ -146,10 +146,11 @@ impl RequestBuilder {
     /// ```
     pub fn send(self) -> impl Future<Output = Result<Response>> + Send + 'static {
         let Self { session, inner } = self;
-        let request = inner.and_then(|builder| builder.build().map_err(Error::transport));
+        let request =
+            inner.and_then(|builder| builder.build().map(Box::new).map_err(Error::transport));
         // Boxed once, with the session it goes through: the request's whole
         // state (retries, redirects, the replay) lives in one allocation and
         // never moves; the caller holds a pointer.
-        Box::pin(async move { session.inner.send(request?).await })
+        Box::pin(Inner::send(session.inner, request))
     }
 }

@@ -95,53 +95,70 @@ pub(crate) struct Activity {
 
 impl Inner {
     /// Sends one request through the session: the checks, the timeout, the
-    /// bookkeeping and the pipeline.
-    pub(crate) async fn send(&self, mut request: Request) -> Result<Response> {
-        if self.is_closed() {
-            return Err(Error::SessionClosed);
-        }
-        if self.signed_out.load(Ordering::Acquire) {
-            return Err(Error::SignedOut);
-        }
-        if !self.restored.initialized() {
-            // Once per session: boxed, so its state doesn't swell every
-            // request's future.
-            Box::pin(self.ensure_restored()).await?;
-        }
-        // reqwest keeps the timeout in the request's extensions: only touch
-        // them when there is a timeout to set.
-        if let Some(timeout) = self.timeout
-            && request.timeout().is_none()
-        {
-            *request.timeout_mut() = Some(timeout);
-        }
-        self.note_call(request.url().host_str());
-        let (result, attempts) = if tracing::enabled!(target: "session_auth", tracing::Level::INFO)
-        {
-            let span = tracing::info_span!(
-                target: "session_auth",
-                "session.request",
-                method = %request.method(),
-                host = request.url().host_str().unwrap_or_default(),
-                path = request.url().path(),
-                status = tracing::field::Empty,
-                attempts = tracing::field::Empty,
-            );
-            let sent = self
-                .rules
-                .send(&self.client, request)
-                .instrument(span.clone())
-                .await;
-            span.record("attempts", sent.1);
-            if let Ok(response) = &sent.0 {
-                span.record("status", response.status().as_u16());
+    /// bookkeeping and the pipeline. `owner` is the session's state,
+    /// borrowed ([`Session::execute`]) or owned (a request builder's
+    /// `'static` future). The request is boxed once, here at the start, and
+    /// stays in its box until an attempt is copied from it.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep the request twice in its future"
+    )]
+    pub(crate) fn send<O>(
+        owner: O,
+        request: Result<Box<Request>>,
+    ) -> impl Future<Output = Result<Response>> + Send
+    where
+        O: std::borrow::Borrow<Inner> + Send + Sync,
+    {
+        async move {
+            let this: &Inner = owner.borrow();
+            let mut request = request?;
+            if this.is_closed() {
+                return Err(Error::SessionClosed);
             }
-            sent
-        } else {
-            self.rules.send(&self.client, request).await
-        };
-        self.record_call(attempts);
-        result
+            if this.signed_out.load(Ordering::Acquire) {
+                return Err(Error::SignedOut);
+            }
+            if !this.restored.initialized() {
+                // Once per session: boxed, so its state doesn't swell every
+                // request's future.
+                Box::pin(this.ensure_restored()).await?;
+            }
+            // reqwest keeps the timeout in the request's extensions: only touch
+            // them when there is a timeout to set.
+            if let Some(timeout) = this.timeout
+                && request.timeout().is_none()
+            {
+                *request.timeout_mut() = Some(timeout);
+            }
+            this.note_call(request.url().host_str());
+            let (result, attempts) = if tracing::enabled!(target: "session_auth", tracing::Level::INFO)
+            {
+                let span = tracing::info_span!(
+                    target: "session_auth",
+                    "session.request",
+                    method = %request.method(),
+                    host = request.url().host_str().unwrap_or_default(),
+                    path = request.url().path(),
+                    status = tracing::field::Empty,
+                    attempts = tracing::field::Empty,
+                );
+                let sent = this
+                    .rules
+                    .send(&this.client, request)
+                    .instrument(span.clone())
+                    .await;
+                span.record("attempts", sent.1);
+                if let Ok(response) = &sent.0 {
+                    span.record("status", response.status().as_u16());
+                }
+                sent
+            } else {
+                this.rules.send(&this.client, request).await
+            };
+            this.record_call(attempts);
+            result
+        }
     }
 
     /// Restores the state once, on first use, and fills the live cookie
@@ -361,7 +378,7 @@ impl Session {
     pub fn execute(&self, request: Request) -> impl Future<Output = Result<Response>> + Send + '_ {
         // Boxed once, where it is made: the request's whole state (retries,
         // redirects, the replay) lives in one allocation and never moves.
-        Box::pin(self.inner.send(request))
+        Box::pin(Inner::send(&*self.inner, Ok(Box::new(request))))
     }
 
     /// The underlying reqwest client.

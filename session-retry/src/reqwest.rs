@@ -162,6 +162,9 @@ pub async fn send(
 /// assert_eq!(source.headers()["idempotency-key"].len(), 32);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// The request is boxed: it stays put for the whole exchange, and the
+/// exchange's future (part of every request's) stays small.
 #[derive(Debug)]
 pub struct Prepared<'p> {
     policy: Option<&'p RetryPolicy>,
@@ -172,15 +175,16 @@ pub struct Prepared<'p> {
 #[derive(Debug)]
 enum Held {
     /// Kept as the source: every attempt sends a copy.
-    Source(reqwest::Request),
+    Source(Box<reqwest::Request>),
     /// Sent once, as it is (`None` once sent).
-    Once(Option<reqwest::Request>),
+    Once(Option<Box<reqwest::Request>>),
 }
 
 impl<'p> Prepared<'p> {
     /// Prepares `request` to be sent under `policy` (`None`: once), keeping
     /// it as the source of copies when there is a policy or `keep_copy` asks
-    /// for it and its body can be copied.
+    /// for it and its body can be copied. A request already boxed is kept in
+    /// its box.
     ///
     /// ```
     /// let request = reqwest::Client::new().get("https://api.example.com/").build()?;
@@ -190,9 +194,10 @@ impl<'p> Prepared<'p> {
     /// ```
     pub fn new(
         policy: Option<&'p RetryPolicy>,
-        mut request: reqwest::Request,
+        request: impl Into<Box<reqwest::Request>>,
         keep_copy: bool,
     ) -> Self {
+        let mut request = request.into();
         if let Some(policy) = policy {
             ensure_idempotency_key(policy, &mut request);
         }
@@ -272,13 +277,13 @@ where
 {
     let policy = prepared.policy;
     let source = match &mut prepared.request {
-        Held::Source(source) => &*source,
+        Held::Source(source) => &**source,
         Held::Once(request) => {
             let request = request
                 .take()
                 .expect("a request prepared to be sent once is sent once");
             let partition = policy.map(|_| partition(request.url()).to_owned());
-            let result = attempt(request, None).await;
+            let result = attempt(*request, None).await;
             let stop = match (classify.classify(&result), policy) {
                 (Verdict::Success, Some(policy)) => {
                     if let (Some(budget), Some(partition)) = (policy.budget(), &partition) {

@@ -38,8 +38,31 @@ pub(crate) trait Hop: Sync {
 
 impl Hop for reqwest::Client {
     fn send(&self, request: Request) -> impl Future<Output = Result<Response>> + Send {
-        let response = self.execute(request);
-        async move { response.await.map_err(Error::transport) }
+        Transport {
+            sending: self.execute(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// reqwest's send, its error in this crate's type.
+    struct Transport<F> {
+        #[pin]
+        sending: F,
+    }
+}
+
+impl<F: Future<Output = reqwest::Result<Response>>> Future for Transport<F> {
+    type Output = Result<Response>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<Response>> {
+        self.project()
+            .sending
+            .poll(cx)
+            .map(|result| result.map_err(Error::transport))
     }
 }
 

@@ -289,19 +289,26 @@ pub(crate) fn count_dependencies(tree: &str) -> usize {
 /// Requests one P1 round sends per client (4 batches of 64 tasks × 16).
 const P1_REQUESTS_PER_ROUND: f64 = 4.0 * 64.0 * 16.0;
 
-/// P1's clients one at a time under callgrind, each at 0 and at 2 measured
-/// rounds: the difference divided by the requests of 2 rounds is what one
-/// request costs, setup and warm-up cancelled out. Instruction counts don't
-/// drift with the machine's load, unlike throughput. `None` (with a note on
-/// stdout) without valgrind.
+/// P1 rounds counted under callgrind: the difference between a run of
+/// `HIGH` rounds and one of `LOW`, divided by the requests of the rounds
+/// between, is what one request costs, setup and warm-up cancelled out.
+/// `LOW` is 1, not 0, so connection setup falls on both sides; eight rounds
+/// between spread what the threads' interleaving adds (a request now and
+/// then waiting for a pooled connection): two runs then agree within a few
+/// instructions per request, where 0 against 2 rounds moved by thousands.
+const P1_COUNTED_ROUNDS: (usize, usize) = (1, 9);
+
+/// P1's clients under callgrind (each client's two runs side by side, one
+/// per core; counts don't depend on the machine's load, unlike
+/// throughput). `None` (with a note on stdout) without valgrind.
 fn p1_instructions() -> Result<Option<[f64; 3]>, String> {
     if Command::new("valgrind").arg("--version").output().is_err() {
         println!("valgrind is not installed (Debian: `apt-get install valgrind`); skipping");
         return Ok(None);
     }
     let binary = newest_bench_binary("p1_throughput-")?;
-    let out_file = bench_target().join("p1.callgrind");
     let count = |client: usize, rounds: usize| -> Result<f64, String> {
+        let out_file = bench_target().join(format!("p1-{client}-{rounds}.callgrind"));
         let out = Command::new("valgrind")
             .arg("--tool=callgrind")
             .arg(format!("--callgrind-out-file={}", out_file.display()))
@@ -316,10 +323,20 @@ fn p1_instructions() -> Result<Option<[f64; 3]>, String> {
         parse_callgrind_total(&stderr)
             .ok_or_else(|| format!("no instruction count from callgrind:\n{stderr}"))
     };
+    let (low_rounds, high_rounds) = P1_COUNTED_ROUNDS;
     let mut per_request = [0.0; 3];
     for (client, slot) in per_request.iter_mut().enumerate() {
-        let (low, high) = (count(client, 0)?, count(client, 2)?);
-        *slot = (high - low) / (2.0 * P1_REQUESTS_PER_ROUND);
+        let (low, high) = std::thread::scope(|scope| {
+            let low = scope.spawn(|| count(client, low_rounds));
+            let high = count(client, high_rounds);
+            (
+                low.join()
+                    .unwrap_or_else(|_| Err("a callgrind run panicked".into())),
+                high,
+            )
+        });
+        let rounds = (high_rounds - low_rounds) as f64;
+        *slot = (high? - low?) / (rounds * P1_REQUESTS_PER_ROUND);
         println!("client {client}: {:.0} instructions per request", *slot);
     }
     Ok(Some(per_request))
@@ -624,10 +641,8 @@ fn ns(v: f64) -> String {
 /// Why a target is missed, when it is: what the run showed and where the
 /// time goes. Kept with the code that judges the target.
 const P1_MISSED: &str = "the Session is ahead of the reqwest-middleware stack, not at 0.98 × raw. \
-The whole-run instruction counts above move by thousands with how the two runtime threads \
-interleave in hyper's connection pool (how often a request waits for a pooled connection); \
-counted by function with the pool's hashing left out, in a quiet run, the Session does about 3 400 \
-instructions per request more than raw reqwest (93 256 against 89 813). Where they go: three \
+What the Session does beyond raw reqwest, about 3 400 instructions per request by callgrind \
+(7 200 before the pipeline was reshaped, by a shorter count): three \
 allocations raw reqwest doesn't make — the request's whole state (one box of under 1 KB), the \
 request kept as the source of copies, and the URL of the copy each attempt sends (reqwest consumes \
 what it sends, so a request that may be sent again is copied once) — about 500 with the allocator; \

@@ -641,8 +641,9 @@ fn ns(v: f64) -> String {
 /// Why a target is missed, when it is: what the run showed and where the
 /// time goes. Kept with the code that judges the target.
 const P1_MISSED: &str = "the Session is ahead of the reqwest-middleware stack, not at 0.98 × raw. \
-What the Session does beyond raw reqwest, about 3 400 instructions per request by callgrind \
-(7 200 before the pipeline was reshaped, by a shorter count): three \
+What the Session does beyond raw reqwest costs between 1 400 and 3 400 instructions per request \
+by callgrind in two runs of the same code and rounds (raw reqwest's count repeats within 25; why the \
+Session's moves is not found yet), 7 200 before the pipeline was reshaped: three \
 allocations raw reqwest doesn't make — the request's whole state (one box of under 1 KB), the \
 request kept as the source of copies, and the URL of the copy each attempt sends (reqwest consumes \
 what it sends, so a request that may be sent again is copied once) — about 500 with the allocator; \

@@ -188,11 +188,11 @@ impl Rules {
     /// 401 to credentials of ours. (A 401 from an origin our credentials
     /// never went to says nothing about them.)
     fn needs_follow_up(&self, response: &Response, sent: Option<&SentCredentials>) -> bool {
-        match response.status().as_u16() {
-            301 | 302 | 303 | 307 | 308 => self.max_redirects > 0,
-            401 => self.auth.is_some() && sent.is_some(),
-            _ => false,
+        let status = response.status();
+        if is_redirect(status) {
+            return self.max_redirects > 0;
         }
+        status == StatusCode::UNAUTHORIZED && self.auth.is_some() && sent.is_some()
     }
 
     /// One hop: the transport rule and credentials — added only on hops to
@@ -252,7 +252,7 @@ impl Rules {
         loop {
             let status = response.status();
             if self.max_redirects > 0
-                && matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+                && is_redirect(status)
                 && let Some(next) = self.redirect(template, &response, &method, hops)?
             {
                 hops += 1;
@@ -446,6 +446,11 @@ async fn authenticate_waiting(
     };
     *request.headers_mut() = headers;
     outcome
+}
+
+/// Whether a status is a redirect the pipeline follows.
+fn is_redirect(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
 /// Whether two URLs share scheme, host and port (their origin), compared

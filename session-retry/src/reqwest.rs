@@ -150,7 +150,9 @@ pub async fn send(
 /// redirect, a replay after a 401: `keep_copy`), the request is kept as the
 /// source and each attempt sends a copy of it; otherwise it is sent once, as
 /// it is. A request whose body is a stream can't be copied and is sent once.
-/// [`send_with`] sends it, lending the source to each attempt.
+/// [`send_with`] sends it, lending the source to each attempt. The request
+/// is boxed: it stays put for the whole exchange, and the exchange's future
+/// (part of every request's) stays small.
 ///
 /// ```
 /// use session_retry::{RetryPolicy, reqwest::Prepared};
@@ -162,9 +164,6 @@ pub async fn send(
 /// assert_eq!(source.headers()["idempotency-key"].len(), 32);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-///
-/// The request is boxed: it stays put for the whole exchange, and the
-/// exchange's future (part of every request's) stays small.
 #[derive(Debug)]
 pub struct Prepared<'p> {
     policy: Option<&'p RetryPolicy>,
@@ -201,8 +200,7 @@ impl<'p> Prepared<'p> {
         if let Some(policy) = policy {
             ensure_idempotency_key(policy, &mut request);
         }
-        let copyable = request.body().is_none_or(|body| body.as_bytes().is_some());
-        let request = if (policy.is_some() || keep_copy) && copyable {
+        let request = if (policy.is_some() || keep_copy) && is_copyable(&request) {
             Held::Source(request)
         } else {
             Held::Once(Some(request))
@@ -312,7 +310,14 @@ where
     retry_with(policy, scope, classify, |_| attempt(copy(), Some(source))).await
 }
 
-/// A copy of `request` (`None` when its body is a stream). A request with a
+/// Whether `request` can be copied: its body, if any, is in memory (a
+/// stream can be read only once).
+fn is_copyable(request: &reqwest::Request) -> bool {
+    request.body().is_none_or(|body| body.as_bytes().is_some())
+}
+
+/// A copy of `request` (`None` when its body is a stream: exactly when
+/// [`is_copyable`] says no). A request with a
 /// body is copied by `reqwest::Request::try_clone`; one without — most of
 /// them — gets its method, URL, headers, version and timeout copied here,
 /// without the extension map `try_clone` allocates even when there is no
@@ -376,6 +381,8 @@ mod tests {
             copy_request(&request).is_none(),
             "a stream can't be sent twice"
         );
+        assert!(!is_copyable(&request));
+        assert!(is_copyable(&bare) && copy_request(&bare).is_some());
     }
 
     #[test]

@@ -22,6 +22,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -43,7 +44,17 @@ use parking_lot::Mutex;
 #[derive(Clone)]
 pub struct RetryBudget {
     config: BudgetConfig,
-    buckets: Arc<Mutex<HashMap<String, u32>>>,
+    buckets: Arc<Buckets>,
+}
+
+/// The buckets below capacity (a full one is not kept: it is the same as
+/// one never drawn from), and how many there are. The count lets a success
+/// — every request's path — return at once, without the lock, while every
+/// bucket is full.
+#[derive(Default)]
+struct Buckets {
+    below_capacity: AtomicUsize,
+    tokens: Mutex<HashMap<String, u32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,18 +124,24 @@ impl RetryBudget {
     /// assert!(!budget.try_spend("h"));
     /// ```
     pub fn try_spend(&self, partition: &str) -> bool {
-        let mut buckets = self.buckets.lock();
-        let tokens = match buckets.get_mut(partition) {
-            Some(tokens) => tokens,
-            None => buckets
-                .entry(partition.to_owned())
-                .or_insert(self.config.capacity),
-        };
-        if *tokens >= self.config.retry_cost {
-            *tokens -= self.config.retry_cost;
-            true
-        } else {
-            false
+        let capacity = self.config.capacity;
+        let cost = self.config.retry_cost;
+        let mut buckets = self.buckets.tokens.lock();
+        match buckets.get_mut(partition) {
+            Some(tokens) if *tokens >= cost => {
+                *tokens -= cost;
+                true
+            }
+            Some(_) => false,
+            None if capacity >= cost => {
+                if cost > 0 {
+                    buckets.insert(partition.to_owned(), capacity - cost);
+                    // Counted under the lock, so the count is exact.
+                    self.buckets.below_capacity.fetch_add(1, Ordering::Release);
+                }
+                true
+            }
+            None => false,
         }
     }
 
@@ -137,12 +154,22 @@ impl RetryBudget {
     /// assert_eq!(budget.available("h"), 1);
     /// ```
     pub fn refill(&self, partition: &str) {
-        let mut buckets = self.buckets.lock();
+        // Every bucket full: nothing to return to. (A refill that races a
+        // spend here acts as if it came first, when the bucket was full.)
+        if self.buckets.below_capacity.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut buckets = self.buckets.tokens.lock();
         // A partition never drawn from is full already.
-        if let Some(tokens) = buckets.get_mut(partition) {
-            *tokens = tokens
-                .saturating_add(self.config.success_refill)
-                .min(self.config.capacity);
+        let Some(tokens) = buckets.get_mut(partition) else {
+            return;
+        };
+        *tokens = tokens
+            .saturating_add(self.config.success_refill)
+            .min(self.config.capacity);
+        if *tokens == self.config.capacity {
+            buckets.remove(partition);
+            self.buckets.below_capacity.fetch_sub(1, Ordering::Release);
         }
     }
 
@@ -153,6 +180,7 @@ impl RetryBudget {
     /// ```
     pub fn available(&self, partition: &str) -> u32 {
         self.buckets
+            .tokens
             .lock()
             .get(partition)
             .copied()
@@ -177,7 +205,7 @@ impl fmt::Debug for RetryBudget {
             .field("capacity", &self.config.capacity)
             .field("retry_cost", &self.config.retry_cost)
             .field("success_refill", &self.config.success_refill)
-            .field("partitions", &self.buckets.lock().len())
+            .field("partitions_drawn", &self.buckets.tokens.lock().len())
             .finish()
     }
 }
@@ -221,5 +249,69 @@ mod tests {
         let b = a.clone();
         assert!(a.try_spend("h"));
         assert!(!b.try_spend("h"));
+    }
+
+    #[test]
+    fn a_bucket_back_at_capacity_is_forgotten_and_others_still_refill() {
+        let budget = RetryBudget::new(10, 5, 5);
+        assert!(budget.try_spend("a"));
+        assert!(budget.try_spend("b"));
+        assert!(budget.try_spend("b"));
+        assert_eq!(budget.buckets.below_capacity.load(Ordering::Relaxed), 2);
+        budget.refill("a");
+        assert_eq!(budget.available("a"), 10);
+        assert_eq!(budget.buckets.below_capacity.load(Ordering::Relaxed), 1);
+        assert!(!budget.buckets.tokens.lock().contains_key("a"));
+        budget.refill("a");
+        assert_eq!(budget.available("a"), 10, "a full bucket stays full");
+        budget.refill("b");
+        assert_eq!(budget.available("b"), 5, "b still refills");
+        budget.refill("b");
+        assert_eq!(budget.available("b"), 10);
+        assert_eq!(budget.buckets.below_capacity.load(Ordering::Relaxed), 0);
+        // Spent again after being forgotten: a full bucket again.
+        assert!(budget.try_spend("a") && budget.try_spend("a"));
+        assert!(!budget.try_spend("a"));
+    }
+
+    #[test]
+    fn free_retries_and_unaffordable_ones_keep_no_bucket() {
+        let free = RetryBudget::new(10, 0, 1);
+        assert!((0..100).all(|_| free.try_spend("h")));
+        assert_eq!(free.available("h"), 10);
+        let dear = RetryBudget::new(3, 5, 1);
+        assert!(!dear.try_spend("h"));
+        assert_eq!(dear.available("h"), 3);
+        for budget in [free, dear] {
+            assert_eq!(budget.buckets.below_capacity.load(Ordering::Relaxed), 0);
+            assert!(budget.buckets.tokens.lock().is_empty());
+        }
+    }
+
+    #[test]
+    fn the_count_stays_exact_under_threads() {
+        let budget = RetryBudget::new(20, 5, 1);
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let budget = &budget;
+                scope.spawn(move || {
+                    let host = format!("h{}", t % 2);
+                    for _ in 0..1000 {
+                        budget.try_spend(&host);
+                        budget.refill(&host);
+                        budget.refill(&host);
+                    }
+                });
+            }
+        });
+        let drawn = budget.buckets.tokens.lock().len();
+        assert_eq!(budget.buckets.below_capacity.load(Ordering::Relaxed), drawn);
+        for host in ["h0", "h1"] {
+            for _ in 0..20 {
+                budget.refill(host);
+            }
+            assert_eq!(budget.available(host), 20);
+        }
+        assert_eq!(budget.buckets.below_capacity.load(Ordering::Relaxed), 0);
     }
 }

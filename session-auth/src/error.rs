@@ -62,6 +62,17 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// A request could not be built: an invalid header name or value, or a
+    /// query, form or JSON body that did not serialize.
+    #[error("invalid request: {reason}")]
+    InvalidRequest {
+        /// What was wrong (never a header value, which may be a secret).
+        reason: &'static str,
+        /// The parser's or serializer's error.
+        #[source]
+        source: session_core::BoxError,
+    },
+
     /// Credentials would have gone over plain `http://` to a host that is not
     /// loopback; allow it explicitly with `allow_insecure_http(true)`.
     #[error(
@@ -248,6 +259,10 @@ impl Error {
     }
 
     /// A transport error without its URL (which may carry a query secret).
+    pub(crate) fn invalid_request(reason: &'static str, source: session_core::BoxError) -> Self {
+        Self::InvalidRequest { reason, source }
+    }
+
     pub(crate) fn transport(err: reqwest::Error) -> Self {
         Self::Transport(TransportError(err.without_url()))
     }

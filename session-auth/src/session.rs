@@ -289,9 +289,9 @@ impl Session {
     /// # Ok::<(), session_auth::Error>(())
     /// ```
     pub fn request(&self, method: Method, target: &str) -> RequestBuilder {
-        let inner = resolve(self.inner.base_url.as_ref(), target)
-            .map(|url| self.inner.client.request(method, url));
-        RequestBuilder::new(self.clone(), inner)
+        let request =
+            resolve(self.inner.base_url.as_ref(), target).map(|url| Request::new(method, url));
+        RequestBuilder::new(self.clone(), request)
     }
 
     /// A GET request; see [`request`](Self::request).

@@ -328,7 +328,9 @@ fn copy_request(request: &reqwest::Request) -> Option<reqwest::Request> {
         return request.try_clone();
     }
     let mut copy = reqwest::Request::new(request.method().clone(), request.url().clone());
-    *copy.headers_mut() = request.headers().clone();
+    if !request.headers().is_empty() {
+        *copy.headers_mut() = request.headers().clone();
+    }
     *copy.version_mut() = request.version();
     if let Some(timeout) = request.timeout() {
         *copy.timeout_mut() = Some(*timeout);
@@ -374,6 +376,10 @@ mod tests {
             (bare.method(), bare.url(), bare.headers(), bare.version())
         );
         assert!(copy.body().is_none());
+        let plain = client.delete("https://api.example.com/x").build().unwrap();
+        let copy = copy_request(&plain).unwrap();
+        assert!(copy.headers().is_empty());
+        assert_eq!((copy.method(), copy.url()), (plain.method(), plain.url()));
         let chunks =
             futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from("{}"))]);
         *request.body_mut() = Some(reqwest::Body::wrap_stream(chunks));

@@ -212,7 +212,12 @@ impl RequestBuilder {
         // Boxed once, with the session it goes through: the request's whole
         // state (retries, redirects, the replay) lives in one allocation and
         // never moves; the caller holds a pointer.
-        Box::pin(Inner::send(session.inner, request))
+        // Allocated first, then written: the future is built in its box
+        // rather than on the stack and copied in.
+        Box::into_pin(Box::write(
+            Box::new_uninit(),
+            Inner::send(session.inner, request),
+        ))
     }
 }
 

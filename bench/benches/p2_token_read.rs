@@ -1,7 +1,10 @@
 //! P2: reading the cached token (the `Authorization` value a request gets)
 //! at 1 and 2 threads: session-kit's `TokenManager::cached_authorization`,
 //! side by side with the two usual hand-written caches, `RwLock<Arc<_>>` +
-//! clone and `ArcSwap::load_full`.
+//! clone and `ArcSwap::load_full`, and with the floor of any read that
+//! hands out an owned `HeaderValue`: cloning (and dropping) a value the
+//! thread owns, with a reference count of its own — no lookup, no expiry
+//! decision, no shared count.
 //!
 //! With 2 threads both read the same cache at once; the time is per read.
 
@@ -41,6 +44,13 @@ fn contended<F: Fn() + Sync>(threads: usize, iters: u64, read: &F) -> Duration {
     })
 }
 
+thread_local! {
+    /// The floor's value: this thread's own bytes and count (copied from
+    /// the text, so not shared with any other thread).
+    static OWN: HeaderValue = HeaderValue::from_str(&format!("Bearer {TOKEN}"))
+        .expect("a header value");
+}
+
 fn p2(c: &mut Criterion) {
     let rt = session_kit_bench::runtime();
     let _guard = rt.enter();
@@ -72,6 +82,17 @@ fn p2(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     contended(threads, iters, &|| {
                         black_box(rwlock.read().clone());
+                    })
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("floor: clone of a thread's own value", threads),
+            &threads,
+            |b, &threads| {
+                b.iter_custom(|iters| {
+                    contended(threads, iters, &|| {
+                        OWN.with(|own| black_box(own.clone()));
                     })
                 })
             },

@@ -703,7 +703,18 @@ fn render(results: &Results, machine: &str, date: &str) -> String {
         c("P2/session-kit cached_authorization/2"),
     ) {
         (Some(one), Some(two)) => {
-            let shown = format!("{} at 1 thread, {} at 2 threads", ns(one), ns(two));
+            let floor = match (
+                c("P2/floor: clone of a thread's own value/1"),
+                c("P2/floor: clone of a thread's own value/2"),
+            ) {
+                (Some(f1), Some(f2)) => format!(
+                    " (the floor, a clone of a value the thread owns: {}, {})",
+                    ns(f1),
+                    ns(f2)
+                ),
+                _ => String::new(),
+            };
+            let shown = format!("{} at 1 thread, {} at 2 threads{floor}", ns(one), ns(two));
             t.row(
                 "P2",
                 "cached-token read, expiry decision included",
@@ -980,6 +991,28 @@ mod tests {
         assert!(report.contains("**missed**"));
         assert!(report.contains("- P1 (Session 0.833 × raw"));
         assert!(report.contains("P2: no criterion results"));
+    }
+
+    #[test]
+    fn the_p2_row_shows_the_floor_next_to_the_read() {
+        let mut results = Results::default();
+        for (id, mean) in [
+            ("P2/session-kit cached_authorization/1", 20.0),
+            ("P2/session-kit cached_authorization/2", 21.0),
+            ("P2/floor: clone of a thread's own value/1", 9.5),
+            ("P2/floor: clone of a thread's own value/2", 9.6),
+        ] {
+            results.criterion.insert(id.into(), mean);
+        }
+        let report = render(&results, "a machine", "2026-01-01");
+        assert!(
+            report.contains(
+                "20.0 ns at 1 thread, 21.0 ns at 2 threads (the floor, a clone of a value the \
+                 thread owns: 9.5 ns, 9.6 ns)"
+            ),
+            "{report}"
+        );
+        assert!(report.contains("- P2 (20.0 ns at 1 thread"), "{report}");
     }
 
     #[test]

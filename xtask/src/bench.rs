@@ -640,29 +640,26 @@ fn ns(v: f64) -> String {
 
 /// Why a target is missed, when it is: what the run showed and where the
 /// time goes. Kept with the code that judges the target.
-const P1_MISSED: &str = "the Session is ahead of the reqwest-middleware stack, not at 0.98 × raw. \
-What the Session does beyond raw reqwest costs between 1 400 and 3 400 instructions per request \
-by callgrind in two runs of the same code and rounds (raw reqwest's count repeats within 25; why the \
-Session's moves is not found yet), 7 200 before the pipeline was reshaped: three \
-allocations raw reqwest doesn't make — the request's whole state (one box of under 1 KB), the \
-request kept as the source of copies, and the URL of the copy each attempt sends (reqwest consumes \
-what it sends, so a request that may be sent again is copied once) — about 500 with the allocator; \
-memcpy of the request into its box and of the copy, about 560; the retry loop's and the attempt's \
-state machines, about 700; credentials (the token read, the header insert, keeping what was sent \
-for a 401), about 500; the static headers, about 110; the clock read of the last-call bookkeeping, \
-about 100. The target needs under about 1 800; it stays";
-const P2_MISSED: &str = "no clock, lock or shared count is touched: a timer keeps the token's \
-phase, one load tells which view is live, and each thread hands out its own copy of the header. \
-What is left is where that copy lives: reaching a thread's copy takes a thread-local borrow that is \
-released after the clone, so the clone's result goes through a temporary and is copied out with \
-16-byte loads over the 8-byte stores that wrote it — a store-forwarding stall of about 10 ns. In a \
-standalone reproduction, eleven layouts (`RefCell`, `Cell` taken and put back, guards kept in \
-`ManuallyDrop`, `Arc` or `Rc` in the thread-local, a non-unwinding clone, per-thread stripes behind \
-arc-swap) all land at 14–21 ns; only a clone from a plain shared reference with nothing after it \
-reaches 4.7 ns, and that needs the live view reachable without a guard or a count (arc-swap's load \
-adds 13 ns; a lock or a shared count is what the per-thread copies avoid). Uncontended, a \
-`RwLock<Arc>` + clone is faster at 1 thread (see Details); at 2 threads it is several times \
-slower. The target stays";
+const P1_MISSED: &str = "the Session is ahead of the reqwest-middleware stack; 0.98 × raw is \
+at the edge of what separate runs of one build show (0.974 to 0.986 on the machine these figures \
+came from). Two shared cache lines every request wrote were removed first (the retry budget's lock, \
+taken on each success, and the reqwest client's reference count, bumped by reqwest's own request \
+builder): 0.955 → about 0.98. What the Session still does beyond raw reqwest is about 1 600 \
+instructions per request by callgrind, spread thin: the nested request future's state (about 800 \
+over its two polls), credentials (the token read, the header insert and keeping what was sent for a \
+401: about 225 more than raw reqwest's header), the copy each attempt sends when a retry may \
+follow (about 300 with the URL's allocation; reqwest consumes what it sends), the last-call clock \
+read (about 190 with the host check), the retry partition (about 75). The target stays";
+const P2_MISSED: &str = "the floor measured beside it — cloning and dropping a value the \
+reading thread owns, nothing else — is above 10 ns on this machine (see Details: two uncontended \
+atomic updates and two indirect calls), and a request needs an owned `HeaderValue` for its headers, \
+so no read that hands one out can meet 10 ns here. Above the floor, session-kit's read takes no \
+lock, clock or shared count (a timer keeps the token's phase, one load tells which view is live, \
+each thread clones its own copy); the rest is the thread-local borrow: it is released after the \
+clone, so the clone's result (written by an indirect call that may unwind) goes through a temporary \
+and is copied out with 16-byte loads over the 8-byte stores that wrote it. At 2 threads the read \
+stays flat while `RwLock<Arc>` + clone and `ArcSwap::load_full` slow down several times. The \
+target stays";
 const P5_MISSED: &str = "see the P5 table: the reads go through the store's own SQLite \
 connections on the calling task, the writes through sqlx's connection worker";
 

@@ -640,16 +640,22 @@ fn ns(v: f64) -> String {
 
 /// Why a target is missed, when it is: what the run showed and where the
 /// time goes. Kept with the code that judges the target.
-const P1_MISSED: &str = "the Session is ahead of the reqwest-middleware stack; 0.98 × raw is \
-at the edge of what separate runs of one build show (0.974 to 0.986 on the machine these figures \
-came from). Two shared cache lines every request wrote were removed first (the retry budget's lock, \
-taken on each success, and the reqwest client's reference count, bumped by reqwest's own request \
-builder): 0.955 → about 0.98. What the Session still does beyond raw reqwest is about 1 600 \
-instructions per request by callgrind, spread thin: the nested request future's state (about 800 \
-over its two polls), credentials (the token read, the header insert and keeping what was sent for a \
-401: about 225 more than raw reqwest's header), the copy each attempt sends when a retry may \
-follow (about 300 with the URL's allocation; reqwest consumes what it sends), the last-call clock \
-read (about 190 with the host check), the retry partition (about 75). The target stays";
+const P1_MISSED: &str = "the Session is ahead of the reqwest-middleware stack and just under \
+0.98 × raw: separate runs of one build give 0.974 to 0.986 on this machine, so a run below 0.98 is \
+a miss. Removed first: two cache lines every request wrote from both cores — the retry budget's \
+lock, taken on every success, and the reqwest client's reference count, bumped by reqwest's own \
+request builder (0.955 → about 0.98) — and two copies (an empty header map per attempt's copy; the \
+request's future is now built in its box). What remains is instructions, about 2 400 per request \
+more than raw reqwest by the count above, spread thin: the nested request future's state over its \
+two polls (about 800); the request's state box and its boxed source, with the moves into them \
+(about 350); the copy each attempt sends when a retry or a replay may follow (about 300 with its \
+URL; reqwest consumes what it sends); credentials (the token read, the header insert, keeping what \
+was sent for a 401: about 225 more than raw reqwest's header); the last-call clock read with the \
+host check (about 190); static headers, the transport check, classifying the answer and the retry \
+partition (about 300). Counts of one client move by up to about 900 per request between runs: a \
+request that finds no idle connection registers and removes a waiter in hyper's pool (SipHash of \
+the pool key, about 1 700 instructions), which one raw run did for 84 % of its requests and the \
+Session's run of the same length for almost none. The target stays";
 const P2_MISSED: &str = "the floor measured beside it — cloning and dropping a value the \
 reading thread owns, nothing else — is above 10 ns on this machine (see Details: two uncontended \
 atomic updates and two indirect calls), and a request needs an owned `HeaderValue` for its headers, \

@@ -430,3 +430,43 @@ async fn metadata_and_stats_follow_calls() {
     assert_eq!(session.stats().requests, 2);
     assert!(session.summary().contains("Last API: 0s ago"));
 }
+
+#[tokio::test]
+async fn a_request_that_cannot_be_built_sends_nothing_and_says_why() {
+    let (url, log) = recorder().await;
+    let session = Session::builder()
+        .base_url(&url)
+        .auth(BearerAuth::new("tok-1"))
+        .retry(fast_retry())
+        .build()
+        .unwrap();
+    let attempts = [
+        session.get("a").header("X-Key", "SECRET\r\nX-Evil: 1"),
+        session.get("a").header("Bad Name", "v"),
+        session.get("a").query(&7),
+        session.post("a").form(&"not a map"),
+    ];
+    for request in attempts {
+        let err = request.send().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
+        assert!(!err.is_retryable());
+        assert!(!format!("{err} {err:?}").contains("SECRET"));
+    }
+    assert!(log.lock().is_empty(), "nothing reached the server");
+    assert_eq!(session.stats().requests, 0);
+
+    // The same builder, well fed, puts what it was given on the wire.
+    session
+        .post("orders?src=app")
+        .header("X-Trace", "t-1")
+        .query(&[("page", "2")])
+        .json(&serde_json::json!({"sku": "A-1"}))
+        .send()
+        .await
+        .unwrap();
+    let (headers, uri) = log.lock().pop().unwrap();
+    assert_eq!(uri, "/orders?src=app&page=2");
+    assert_eq!(headers["x-trace"], "t-1");
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers["authorization"], "Bearer tok-1");
+}

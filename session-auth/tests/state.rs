@@ -1,68 +1,14 @@
 //! SessionState and the registry: lifecycle, persistence, coalesced
 //! auto-save (counted on paused time), isolation of named sessions.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use session_auth::{LoginResult, SessionRegistry, SessionState};
-use session_core::time::OffsetDateTime;
 use session_core::url::Url;
 use session_core::{
-    Clock, CookieJar, ManualClock, MemoryStore, NamedCredential, SessionStore, SharedClock,
-    SharedSessionStore, StoreRecord, TokenSet,
+    Clock, CookieJar, CountingStore, ManualClock, MemoryStore, NamedCredential, SessionStore,
+    SharedClock, SharedSessionStore, TokenSet,
 };
-
-/// Counts the writes that reach a memory store.
-#[derive(Debug, Clone, Default)]
-struct Counting {
-    inner: MemoryStore,
-    saves: Arc<AtomicU64>,
-}
-
-#[async_trait]
-impl SessionStore for Counting {
-    async fn load(&self, key: &str) -> session_core::Result<Option<StoreRecord>> {
-        self.inner.load(key).await
-    }
-    async fn save(&self, key: &str, record: &StoreRecord) -> session_core::Result<()> {
-        self.saves.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(key, record).await
-    }
-    async fn insert_if_absent(
-        &self,
-        key: &str,
-        record: &StoreRecord,
-    ) -> session_core::Result<bool> {
-        self.inner.insert_if_absent(key, record).await
-    }
-    async fn update_if_exists(
-        &self,
-        key: &str,
-        record: &StoreRecord,
-    ) -> session_core::Result<bool> {
-        self.inner.update_if_exists(key, record).await
-    }
-    async fn delete(&self, key: &str) -> session_core::Result<bool> {
-        self.inner.delete(key).await
-    }
-    async fn list_by_owner(&self, owner: &str) -> session_core::Result<Vec<(String, StoreRecord)>> {
-        self.inner.list_by_owner(owner).await
-    }
-    async fn delete_by_owner(&self, owner: &str) -> session_core::Result<u64> {
-        self.inner.delete_by_owner(owner).await
-    }
-    async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
-        self.inner.owner_counts().await
-    }
-    async fn delete_expired(&self, now: OffsetDateTime) -> session_core::Result<u64> {
-        self.inner.delete_expired(now).await
-    }
-    async fn count(&self) -> session_core::Result<u64> {
-        self.inner.count().await
-    }
-}
 
 fn tokens(clock: &ManualClock, access: &str) -> TokenSet {
     TokenSet::new(access)
@@ -129,8 +75,7 @@ async fn the_seed_lifecycle() {
 
 #[tokio::test(start_paused = true)]
 async fn auto_save_coalesces_bursts() {
-    let store = Counting::default();
-    let saves = store.saves.clone();
+    let store = CountingStore::new();
     let manager = SessionState::builder(SharedSessionStore::new(store.clone()), "k")
         .save_interval(Duration::from_secs(1))
         .open()
@@ -142,7 +87,7 @@ async fn auto_save_coalesces_bursts() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     manager.close().await.unwrap();
-    let writes = saves.load(Ordering::SeqCst);
+    let writes = store.saves();
     assert!(writes <= 12, "{writes} writes for 1000 updates in 10 s");
     assert!(writes >= 10, "{writes}: about one per interval");
     assert_eq!(manager.writes(), writes);
@@ -155,8 +100,7 @@ async fn auto_save_coalesces_bursts() {
 
 #[tokio::test(start_paused = true)]
 async fn manual_save_writes_only_when_asked() {
-    let store = Counting::default();
-    let saves = store.saves.clone();
+    let store = CountingStore::new();
     let manager = SessionState::builder(SharedSessionStore::new(store.clone()), "k")
         .auto_save(false)
         .open()
@@ -166,9 +110,9 @@ async fn manual_save_writes_only_when_asked() {
         manager.update_tokens(TokenSet::new(format!("a{i}")));
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(saves.load(Ordering::SeqCst), 0);
+    assert_eq!(store.saves(), 0);
     manager.save().await.unwrap();
-    assert_eq!(saves.load(Ordering::SeqCst), 1);
+    assert_eq!(store.saves(), 1);
     assert_eq!(
         store.load("k").await.unwrap().unwrap().data["tokens"]["access_token"],
         "a9"
@@ -177,7 +121,7 @@ async fn manual_save_writes_only_when_asked() {
 
 #[tokio::test]
 async fn dropping_the_last_handle_flushes() {
-    let store = Counting::default();
+    let store = CountingStore::new();
     let manager = SessionState::builder(SharedSessionStore::new(store.clone()), "k")
         .auto_save(false)
         .open()

@@ -40,7 +40,7 @@
 //! | Feature | What it enables | Default? |
 //! |---|---|---|
 //! | `session` | [`SessionData`], [`CookieJar`] and [`Authenticate`] with its request types: everything that needs URLs and cookies (`url`, `cookie_store`) | yes |
-//! | `test-util` | [`ManualClock`] and the store conformance suite (`conformance`) | no |
+//! | `test-util` | [`ManualClock`], [`CountingStore`] and the store conformance suite (`conformance`) | no |
 //!
 //! Without `session` the crate is the clock, tokens, expiry rules, errors and
 //! the store and token-provider traits, and builds far fewer dependencies
@@ -52,8 +52,8 @@
 //! sit behind the default `session` feature (they need URL and cookie
 //! crates). Without it the crate is the clock, the tokens, the expiry rules,
 //! the errors and the store and token-provider traits — all that
-//! `session-retry` needs. `test-util` adds a manual clock and the store
-//! conformance suite.
+//! `session-retry` needs. `test-util` adds a manual clock, a store that
+//! counts writes, and the store conformance suite.
 //!
 //! # MSRV
 //!
@@ -84,6 +84,8 @@ mod transport;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod conformance;
+#[cfg(feature = "test-util")]
+mod counting_store;
 
 #[cfg(feature = "session")]
 #[cfg_attr(docsrs, doc(cfg(feature = "session")))]
@@ -98,6 +100,9 @@ pub use clock::{Clock, SharedClock, SystemClock};
 #[cfg(feature = "session")]
 #[cfg_attr(docsrs, doc(cfg(feature = "session")))]
 pub use cookies::CookieJar;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub use counting_store::CountingStore;
 pub use error::{BoxError, Error, Result};
 pub use expiry::{Expiry, ExpiryPolicy};
 pub use memory_store::MemoryStore;

@@ -3,7 +3,6 @@
 //! and a second process see.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -11,77 +10,12 @@ use axum::body::Body;
 use axum::routing::{get, post};
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
-use session_core::{MemoryStore, SessionStore, SharedSessionStore, StoreRecord};
+use session_core::{CountingStore, MemoryStore, SharedSessionStore};
 use session_server::{
     Login, RequireRole, RequiredSession, SameSite, SessionConfig, SessionHandle, SessionLayer,
     SessionManager,
 };
 use tower::ServiceExt as _;
-
-/// A memory store that counts writes, to tell a read-only request from one
-/// that wrote.
-#[derive(Debug, Default)]
-struct Counting {
-    inner: MemoryStore,
-    writes: AtomicU64,
-    /// Updates take this many turns of the scheduler, as a store across a
-    /// network does.
-    slow: bool,
-}
-
-#[async_trait::async_trait]
-impl SessionStore for Counting {
-    async fn load(&self, key: &str) -> session_core::Result<Option<StoreRecord>> {
-        self.inner.load(key).await
-    }
-    async fn save(&self, key: &str, record: &StoreRecord) -> session_core::Result<()> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(key, record).await
-    }
-    async fn insert_if_absent(
-        &self,
-        key: &str,
-        record: &StoreRecord,
-    ) -> session_core::Result<bool> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.insert_if_absent(key, record).await
-    }
-    async fn update_if_exists(
-        &self,
-        key: &str,
-        record: &StoreRecord,
-    ) -> session_core::Result<bool> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        if self.slow {
-            for _ in 0..10 {
-                tokio::task::yield_now().await;
-            }
-        }
-        self.inner.update_if_exists(key, record).await
-    }
-    async fn delete(&self, key: &str) -> session_core::Result<bool> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.delete(key).await
-    }
-    async fn list_by_owner(&self, owner: &str) -> session_core::Result<Vec<(String, StoreRecord)>> {
-        self.inner.list_by_owner(owner).await
-    }
-    async fn delete_by_owner(&self, owner: &str) -> session_core::Result<u64> {
-        self.inner.delete_by_owner(owner).await
-    }
-    async fn owner_counts(&self) -> session_core::Result<Vec<(String, u64)>> {
-        self.inner.owner_counts().await
-    }
-    async fn delete_expired(
-        &self,
-        now: session_core::time::OffsetDateTime,
-    ) -> session_core::Result<u64> {
-        self.inner.delete_expired(now).await
-    }
-    async fn count(&self) -> session_core::Result<u64> {
-        self.inner.count().await
-    }
-}
 
 fn config() -> SessionConfig {
     SessionConfig::builder()
@@ -256,28 +190,23 @@ async fn a_value_needs_a_session_and_a_bad_value_is_a_typed_error() {
 
 #[tokio::test]
 async fn a_read_only_request_writes_nothing() {
-    let store = Arc::new(Counting::default());
-    let manager =
-        SessionManager::new(SharedSessionStore::from_arc(store.clone()), config()).unwrap();
+    let store = CountingStore::new();
+    let manager = SessionManager::new(SharedSessionStore::new(store.clone()), config()).unwrap();
     let app = app(&manager);
     let id = send(&app, "POST", "/login", None).await.1;
     send(&app, "POST", "/put/theme/dark", Some(&id)).await;
-    let before = store.writes.load(Ordering::SeqCst);
+    let before = store.writes();
     for _ in 0..5 {
         assert_eq!(send(&app, "GET", "/get/theme", Some(&id)).await.1, "dark");
         assert_eq!(send(&app, "GET", "/me", Some(&id)).await.1, "ada");
     }
     assert_eq!(
-        store.writes.load(Ordering::SeqCst),
+        store.writes(),
         before,
         "reads within the activity throttle write nothing"
     );
     send(&app, "POST", "/put/theme/light", Some(&id)).await;
-    assert_eq!(
-        store.writes.load(Ordering::SeqCst),
-        before + 1,
-        "one write per changing request"
-    );
+    assert_eq!(store.writes(), before + 1, "one write per changing request");
 }
 
 #[tokio::test]
@@ -401,15 +330,12 @@ async fn logout_expires_the_cookie_and_the_id_is_dead() {
 
 #[tokio::test]
 async fn writes_queued_behind_one_in_flight_go_to_the_store_together() {
-    let store = Arc::new(Counting {
-        slow: true,
-        ..Counting::default()
-    });
-    let manager =
-        SessionManager::new(SharedSessionStore::from_arc(store.clone()), config()).unwrap();
+    // Updates take turns of the scheduler, as a store across a network does.
+    let store = CountingStore::new().slow_updates(10);
+    let manager = SessionManager::new(SharedSessionStore::new(store.clone()), config()).unwrap();
     let app = app(&manager);
     let id = send(&app, "POST", "/login", None).await.1;
-    let before = store.writes.load(Ordering::SeqCst);
+    let before = store.writes();
     let puts: Vec<_> = (0..20)
         .map(|i| {
             let app = app.clone();
@@ -422,7 +348,7 @@ async fn writes_queued_behind_one_in_flight_go_to_the_store_together() {
     for put in puts {
         assert_eq!(put.await.unwrap().0, StatusCode::OK);
     }
-    let writes = store.writes.load(Ordering::SeqCst) - before;
+    let writes = store.writes() - before;
     assert!(writes < 5, "20 requests, {writes} writes");
     let data = manager.get(&id).await.unwrap().unwrap().data;
     assert!((0..20).all(|i| data[&format!("k{i}")] == format!("v{i}")));

@@ -13,7 +13,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::HeaderValue;
 use parking_lot::RwLock;
 use session_auth::TokenManager;
@@ -51,6 +52,18 @@ thread_local! {
         .expect("a header value");
 }
 
+/// One contender: `read` timed on `threads` threads at once.
+fn contender<F: Fn() + Sync>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    threads: usize,
+    read: F,
+) {
+    group.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &threads| {
+        b.iter_custom(|iters| contended(threads, iters, &read))
+    });
+}
+
 fn p2(c: &mut Criterion) {
     let rt = session_kit_bench::runtime();
     let _guard = rt.enter();
@@ -64,50 +77,28 @@ fn p2(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("P2");
     for threads in [1usize, 2] {
-        group.bench_with_input(
-            BenchmarkId::new("session-kit cached_authorization", threads),
-            &threads,
-            |b, &threads| {
-                b.iter_custom(|iters| {
-                    contended(threads, iters, &|| {
-                        black_box(manager.cached_authorization());
-                    })
-                })
+        contender(
+            &mut group,
+            "session-kit cached_authorization",
+            threads,
+            || {
+                black_box(manager.cached_authorization());
             },
         );
-        group.bench_with_input(
-            BenchmarkId::new("RwLock<Arc> + clone", threads),
-            &threads,
-            |b, &threads| {
-                b.iter_custom(|iters| {
-                    contended(threads, iters, &|| {
-                        black_box(rwlock.read().clone());
-                    })
-                })
+        contender(&mut group, "RwLock<Arc> + clone", threads, || {
+            black_box(rwlock.read().clone());
+        });
+        contender(
+            &mut group,
+            "floor: clone of a thread's own value",
+            threads,
+            || {
+                OWN.with(|own| black_box(own.clone()));
             },
         );
-        group.bench_with_input(
-            BenchmarkId::new("floor: clone of a thread's own value", threads),
-            &threads,
-            |b, &threads| {
-                b.iter_custom(|iters| {
-                    contended(threads, iters, &|| {
-                        OWN.with(|own| black_box(own.clone()));
-                    })
-                })
-            },
-        );
-        group.bench_with_input(
-            BenchmarkId::new("ArcSwap load_full", threads),
-            &threads,
-            |b, &threads| {
-                b.iter_custom(|iters| {
-                    contended(threads, iters, &|| {
-                        black_box(swap.load_full());
-                    })
-                })
-            },
-        );
+        contender(&mut group, "ArcSwap load_full", threads, || {
+            black_box(swap.load_full());
+        });
     }
     group.finish();
 }

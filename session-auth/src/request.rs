@@ -48,11 +48,16 @@ impl RequestBuilder {
         self
     }
 
-    /// Sets `body` with `content_type`, unless the request has a
-    /// `Content-Type` already.
-    fn typed_body(self, content_type: &'static str, body: Result<Vec<u8>>) -> Self {
+    /// Sets the body `encode` makes with `content_type`, unless the request
+    /// has a `Content-Type` already. Nothing is encoded for a request that
+    /// has failed already.
+    fn typed_body(
+        self,
+        content_type: &'static str,
+        encode: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Self {
         self.map(|request| {
-            let body = body?;
+            let body = encode()?;
             request
                 .headers_mut()
                 .entry(CONTENT_TYPE)
@@ -126,9 +131,10 @@ impl RequestBuilder {
     /// # Ok::<(), session_auth::Error>(())
     /// ```
     pub fn json<T: Serialize + ?Sized>(self, json: &T) -> Self {
-        let body = serde_json::to_vec(json)
-            .map_err(|e| Error::invalid_request("the JSON body did not serialize", e.into()));
-        self.typed_body("application/json", body)
+        self.typed_body("application/json", || {
+            serde_json::to_vec(json)
+                .map_err(|e| Error::invalid_request("the JSON body did not serialize", e.into()))
+        })
     }
 
     /// Sends `form` as a URL-encoded body, with its `Content-Type` unless the
@@ -141,10 +147,11 @@ impl RequestBuilder {
     /// # Ok::<(), session_auth::Error>(())
     /// ```
     pub fn form<T: Serialize + ?Sized>(self, form: &T) -> Self {
-        let body = serde_urlencoded::to_string(form)
-            .map(String::into_bytes)
-            .map_err(|e| Error::invalid_request("the form did not serialize", e.into()));
-        self.typed_body("application/x-www-form-urlencoded", body)
+        self.typed_body("application/x-www-form-urlencoded", || {
+            serde_urlencoded::to_string(form)
+                .map(String::into_bytes)
+                .map_err(|e| Error::invalid_request("the form did not serialize", e.into()))
+        })
     }
 
     /// Sets the body. A streaming body can't be replayed, so it gets one attempt.
@@ -348,6 +355,33 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn after_an_error_nothing_is_encoded_and_the_first_error_stays() {
+        struct Panics;
+        impl Serialize for Panics {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                _: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                panic!("a request that failed already is not encoded");
+            }
+        }
+        let err = session()
+            .post("x")
+            .header("Bad Name", "v")
+            .json(&Panics)
+            .form(&Panics)
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidRequest {
+                reason: "invalid header name",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::state::SessionState;
 use crate::striped::StripedCounter;
 use crate::token_manager::TokenManager;
 use crate::url::{check_transport, parse_base};
+use crate::url_cache::UrlCache;
 
 /// The default `User-Agent`.
 const USER_AGENT: &str = concat!("session-kit/", env!("CARGO_PKG_VERSION"));
@@ -526,6 +527,7 @@ impl SessionBuilder {
             inner: Arc::new(Inner {
                 client,
                 base_url: self.base_url,
+                urls: UrlCache::new(),
                 rules: Rules {
                     auth: self.auth,
                     retry: self.retry,

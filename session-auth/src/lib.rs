@@ -116,6 +116,7 @@ mod striped;
 mod thread_header;
 mod token_manager;
 mod url;
+mod url_cache;
 
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]

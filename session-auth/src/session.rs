@@ -24,7 +24,7 @@ use crate::request::RequestBuilder;
 use crate::state::SessionState;
 use crate::striped::StripedCounter;
 use crate::token_manager::TokenManager;
-use crate::url::resolve;
+use crate::url_cache::UrlCache;
 
 /// An authenticated, retrying HTTP session.
 ///
@@ -55,6 +55,8 @@ pub struct Session {
 pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
     pub(crate) base_url: Option<Url>,
+    /// Targets resolved against `base_url` lately, so they aren't parsed again.
+    pub(crate) urls: UrlCache,
     /// What the one pipeline enforces for this session.
     pub(crate) rules: Rules,
     pub(crate) tokens: Option<TokenManager>,
@@ -282,6 +284,9 @@ impl Session {
     /// A request with `method` to `target`: a path under the base URL (a
     /// leading `/` is ignored) or an absolute `http(s)` URL.
     ///
+    /// The session remembers the target each thread resolved last, so
+    /// sending to the same target again doesn't parse it again.
+    ///
     /// ```
     /// let session = session_auth::Session::builder().base_url("https://api.example.com/v2").build()?;
     /// let request = session.request(http::Method::GET, "customers").build()?;
@@ -289,8 +294,11 @@ impl Session {
     /// # Ok::<(), session_auth::Error>(())
     /// ```
     pub fn request(&self, method: Method, target: &str) -> RequestBuilder {
-        let request =
-            resolve(self.inner.base_url.as_ref(), target).map(|url| Request::new(method, url));
+        let request = self
+            .inner
+            .urls
+            .resolve(self.inner.base_url.as_ref(), target)
+            .map(|url| Request::new(method, url));
         RequestBuilder::new(self.clone(), request)
     }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// How many stripes: more threads than this share stripes, which is still
 /// correct, only slower.
-const SHARDS: usize = 8;
+pub(crate) const SHARDS: usize = 8;
 
 /// A counter whose increments from different threads land on different
 /// cache lines; reading sums the stripes.
@@ -47,7 +47,7 @@ impl StripedCounter {
 
 /// The calling thread's slot: threads take consecutive slots as they first
 /// ask, so threads working at the same time rarely share one.
-fn slot() -> usize {
+pub(crate) fn slot() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         // Const-initialised: reading it needs no lazy-init check.

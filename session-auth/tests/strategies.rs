@@ -470,3 +470,29 @@ async fn a_request_that_cannot_be_built_sends_nothing_and_says_why() {
     assert_eq!(headers["content-type"], "application/json");
     assert_eq!(headers["authorization"], "Bearer tok-1");
 }
+
+#[tokio::test]
+async fn targets_sent_again_reach_where_they_point() {
+    // A session keeps the targets it resolved lately; sending to several,
+    // back and forth, each request still goes where its own target points.
+    let (url, log) = recorder().await;
+    let (other, other_log) = recorder().await;
+    let session = Session::builder()
+        .base_url(format!("{url}/v2"))
+        .build()
+        .unwrap();
+    let absolute = format!("{other}/elsewhere?x=1");
+    let targets = ["customers", "/orders/7?expand=1", absolute.as_str(), ""];
+    for _ in 0..3 {
+        for target in targets {
+            session.get(target).send().await.unwrap();
+        }
+        let err = session.get("ftp://example.com/x").send().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+    }
+    let paths: Vec<String> = log.lock().iter().map(|(_, uri)| uri.clone()).collect();
+    let expected = ["/v2/customers", "/v2/orders/7?expand=1", "/v2/"];
+    assert_eq!(paths, expected.repeat(3));
+    let elsewhere: Vec<String> = other_log.lock().iter().map(|(_, u)| u.clone()).collect();
+    assert_eq!(elsewhere, ["/elsewhere?x=1"].repeat(3));
+}

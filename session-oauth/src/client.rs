@@ -385,7 +385,8 @@ impl OAuthClient {
         Ok(short)
     }
 
-    /// The authorization request itself: PKCE, state, nonce, scopes.
+    /// The authorization request itself: PKCE, state, nonce, scopes, and
+    /// the DPoP key's thumbprint.
     fn build_authorization_request(
         &self,
         redirect_uri: Option<&Url>,
@@ -417,6 +418,11 @@ impl OAuthClient {
         }
         if let Some(nonce) = &nonce {
             request = request.add_extra_param("nonce", nonce.clone());
+        }
+        if let Some(key) = &self.inner.dpop {
+            // Binds the code to the key (RFC 9449 §10): a code that leaks
+            // can't be redeemed with another key.
+            request = request.add_extra_param("dpop_jkt", key.thumbprint());
         }
         let (url, state) = request.url();
         Ok(PendingAuthorization {
@@ -903,7 +909,9 @@ impl OAuthClientBuilder {
     /// Sender-constrained tokens (DPoP, RFC 9449): every token-endpoint call
     /// (sign-in, refresh) carries a proof signed with `key`, so the provider
     /// binds the tokens — refresh tokens included — to it; a `use_dpop_nonce`
-    /// answer is retried once with the server's nonce. Give the same key to
+    /// answer is retried once with the server's nonce. Authorization
+    /// requests carry the key's thumbprint (`dpop_jkt`), so the code they
+    /// bring back can only be redeemed with this key. Give the same key to
     /// the session's token manager
     /// ([`TokenManagerBuilder::dpop`](session_auth::TokenManagerBuilder::dpop)),
     /// which proves it on every request.

@@ -17,8 +17,8 @@
 //! - service-to-service grants: JWT-bearer (RFC 7523 §2.1, service-account
 //!   key files, [`JwtBearer`]) and token exchange (RFC 8693,
 //!   [`TokenExchange`]), both usable as a session's [`Grant`];
-//! - sender-constrained tokens (DPoP, RFC 9449): tokens bound to the
-//!   session's key at the token endpoint, proved on every request
+//! - sender-constrained tokens (DPoP, RFC 9449): authorization codes and
+//!   tokens bound to the session's key, proved on every request
 //!   ([`OAuthClientBuilder::dpop`]);
 //! - pushed authorization requests (RFC 9126): automatic when the provider
 //!   requires them, opt-in otherwise

@@ -1,7 +1,9 @@
 //! Sender-constrained tokens (DPoP, RFC 9449) end to end: the token
 //! endpoint binds tokens to the session's key, the resource refuses them
 //! without a proof for the very request, nonces are answered once, refresh
-//! stays bound, and a restored session keeps its key.
+//! stays bound, a restored session keeps its key, and an authorization
+//! code (asked for directly or pushed) is redeemed only with the key that
+//! asked for it.
 
 mod support;
 
@@ -257,5 +259,102 @@ async fn refresh_stays_bound_and_a_restored_session_keeps_its_key() {
     assert_ne!(
         first.access_token().expose_secret(),
         fresh.access_token().expose_secret()
+    );
+}
+
+/// Plays the browser on `url` (an authorization URL) and returns the code
+/// the provider sent back.
+async fn code_for(url: &url::Url) -> String {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(url.clone()).send().await.unwrap();
+    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code comes back")
+}
+
+#[tokio::test]
+async fn an_authorization_code_is_redeemed_only_with_the_key_that_asked_for_it() {
+    let (server, issuer) = AuthServer::start().await;
+    let key = DpopKey::generate().unwrap();
+    let client = client(&issuer, &key).await;
+    let redirect = url::Url::parse("http://127.0.0.1:9/callback").unwrap();
+
+    let pending = client.authorization_request(Some(&redirect)).unwrap();
+    let jkt: Vec<_> = pending
+        .url
+        .query_pairs()
+        .filter(|(k, _)| k == "dpop_jkt")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(jkt, [key.thumbprint()], "the request names the key");
+
+    // The code leaks; whoever holds another key can't redeem it, even
+    // with the right verifier.
+    let code = code_for(&pending.url).await;
+    let thief = self::client(&issuer, &DpopKey::generate().unwrap()).await;
+    let refused = thief.exchange_code(&code, &pending).await.unwrap_err();
+    assert!(matches!(refused, Error::InvalidGrant { .. }), "{refused:?}");
+
+    // The key that asked redeems its code, and the tokens are bound to it.
+    let pending = client.authorization_request(Some(&redirect)).unwrap();
+    let code = code_for(&pending.url).await;
+    let tokens = client.exchange_code(&code, &pending).await.unwrap();
+    assert_eq!(
+        server
+            .bound_to(tokens.access_token().expose_secret())
+            .as_deref(),
+        Some(key.thumbprint())
+    );
+
+    // A client without a key names none.
+    let plain = OAuthClient::builder(
+        ProviderMetadata::discover(&session_oauth::OAuthHttp::new().unwrap(), &issuer)
+            .await
+            .unwrap(),
+        "native-app",
+    )
+    .build()
+    .unwrap();
+    let pending = plain.authorization_request(Some(&redirect)).unwrap();
+    assert!(!pending.url.query_pairs().any(|(k, _)| k == "dpop_jkt"));
+}
+
+#[tokio::test]
+async fn a_pushed_authorization_request_binds_its_code_to_the_key_too() {
+    let (server, issuer) = AuthServer::start().await;
+    let key = DpopKey::generate().unwrap();
+    let http = session_oauth::OAuthHttp::new().unwrap();
+    let provider = ProviderMetadata::discover(&http, &issuer).await.unwrap();
+    let client = OAuthClient::builder(provider, "native-app")
+        .dpop(key.clone())
+        .pushed_authorization_requests(true)
+        .build()
+        .unwrap();
+    let redirect = url::Url::parse("http://127.0.0.1:9/callback").unwrap();
+
+    let pending = client.start_authorization(Some(&redirect)).await.unwrap();
+    assert!(
+        !pending.url.query_pairs().any(|(k, _)| k == "dpop_jkt"),
+        "the browser sees only the request_uri"
+    );
+    let code = code_for(&pending.url).await;
+    let thief = self::client(&issuer, &DpopKey::generate().unwrap()).await;
+    let refused = thief.exchange_code(&code, &pending).await.unwrap_err();
+    assert!(matches!(refused, Error::InvalidGrant { .. }), "{refused:?}");
+
+    let pending = client.start_authorization(Some(&redirect)).await.unwrap();
+    let code = code_for(&pending.url).await;
+    let tokens = client.exchange_code(&code, &pending).await.unwrap();
+    assert_eq!(
+        server
+            .bound_to(tokens.access_token().expose_secret())
+            .as_deref(),
+        Some(key.thumbprint())
     );
 }

@@ -111,6 +111,8 @@ struct CodeGrant {
     challenge: Option<String>,
     nonce: Option<String>,
     scope: String,
+    /// The thumbprint of the DPoP key the code was asked for with.
+    dpop_jkt: Option<String>,
 }
 
 struct RefreshInfo {
@@ -592,6 +594,7 @@ async fn authorize(
             challenge: Some(get("code_challenge")),
             nonce: q.get("nonce").cloned(),
             scope: get("scope"),
+            dpop_jkt: q.get("dpop_jkt").cloned(),
         },
     );
     back(&[("code", &code)])
@@ -712,6 +715,15 @@ async fn token(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",
                     "redirect_uri mismatch",
+                );
+            }
+            if grant.dpop_jkt.is_some() && grant.dpop_jkt.as_deref() != jkt {
+                // RFC 9449 §10: a code asked for with `dpop_jkt` is
+                // redeemed only with a proof by that key.
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "the code is bound to another key",
                 );
             }
             let verifier = get("code_verifier");

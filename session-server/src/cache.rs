@@ -102,23 +102,26 @@ impl SessionCache {
         );
     }
 
-    /// Forgets `key` (after this process changed or removed it).
+    /// Forgets `key` (after this process changed or removed it): one
+    /// lookup, however many sessions are cached.
     pub(crate) fn forget(&self, key: &str) {
-        self.forget_where(|k, _| k == key);
-    }
-
-    /// Forgets every session of `user_id`.
-    pub(crate) fn forget_user(&self, user_id: &str) {
-        self.forget_where(|_, session| session.user_id == user_id);
-    }
-
-    fn forget_where(&self, matches: impl Fn(&str, &ServerSession) -> bool) {
         if !self.is_on() {
             return;
         }
         let mut state = self.state.lock();
         state.epoch = state.epoch.wrapping_add(1);
-        state.entries.retain(|k, e| !matches(k, &e.session));
+        state.entries.remove(key);
+    }
+
+    /// Forgets every session of `user_id` (a pass over the cache: ending
+    /// all of a user's sessions is rare).
+    pub(crate) fn forget_user(&self, user_id: &str) {
+        if !self.is_on() {
+            return;
+        }
+        let mut state = self.state.lock();
+        state.epoch = state.epoch.wrapping_add(1);
+        state.entries.retain(|_, e| e.session.user_id != user_id);
     }
 }
 
@@ -175,6 +178,7 @@ mod tests {
         }
         cache.forget("b1");
         assert!(cache.get("b1", 0).is_none());
+        assert!(cache.get("a1", 0).is_some() && cache.get("a2", 0).is_some());
         cache.forget_user("ada");
         assert!(cache.get("a1", 0).is_none() && cache.get("a2", 0).is_none());
     }

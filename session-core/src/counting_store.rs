@@ -1,5 +1,6 @@
-//! [`CountingStore`]: a store for tests that counts the writes reaching the
-//! store it wraps, to tell code that wrote from code that only read, or how
+//! [`CountingStore`]: a store for tests that counts the reads and writes
+//! reaching the store it wraps, to tell code that wrote from code that only
+//! read, code that read from a cache from code that asked the store, or how
 //! many writes a burst of changes was coalesced into.
 
 use std::sync::Arc;
@@ -12,11 +13,13 @@ use crate::error::Result;
 use crate::memory_store::MemoryStore;
 use crate::store::{SessionStore, StoreRecord};
 
-/// Wraps a [`SessionStore`] (a [`MemoryStore`] by default) and counts the
-/// writes of single records that reach it: [`saves`](Self::saves) counts
-/// `save`, [`writes`](Self::writes) counts `save`, `insert_if_absent`,
-/// `update_if_exists` and `delete`. Bulk operations (`delete_by_owner`,
-/// `delete_expired`) and reads are passed through uncounted.
+/// Wraps a [`SessionStore`] (a [`MemoryStore`] by default) and counts what
+/// reaches it: [`saves`](Self::saves) counts `save`, [`writes`](Self::writes)
+/// counts `save`, `insert_if_absent`, `update_if_exists` and `delete`,
+/// [`updated`](Self::updated) the `update_if_exists` calls the wrapped store
+/// has answered, and [`loads`](Self::loads) counts `load`. Bulk operations
+/// (`delete_by_owner`, `delete_expired`) and listings are passed through
+/// uncounted.
 ///
 /// Clones share the counts and the wrapped store.
 ///
@@ -45,6 +48,8 @@ pub struct CountingStore<S = MemoryStore> {
 struct Counts {
     saves: AtomicU64,
     writes: AtomicU64,
+    updated: AtomicU64,
+    loads: AtomicU64,
 }
 
 impl CountingStore {
@@ -74,8 +79,10 @@ impl<S: SessionStore> CountingStore<S> {
     }
 
     /// Makes each `update_if_exists` give the scheduler `turns` turns before
-    /// it runs, as a store across a network takes a while: lets a test see
-    /// what queues up behind a write in flight.
+    /// it runs and `turns` more before its answer comes back, as a store
+    /// across a network takes a while both ways: lets a test see what queues
+    /// up behind a write in flight, and what happens between a write and
+    /// its answer ([`updated`](Self::updated) tells when it was made).
     ///
     /// ```
     /// let _slow = session_core::CountingStore::new().slow_updates(10);
@@ -104,6 +111,26 @@ impl<S: SessionStore> CountingStore<S> {
         self.counts.writes.load(Ordering::SeqCst)
     }
 
+    /// How many `update_if_exists` calls the wrapped store has answered (an
+    /// answer may still be on its way back: see
+    /// [`slow_updates`](Self::slow_updates)).
+    ///
+    /// ```
+    /// assert_eq!(session_core::CountingStore::new().updated(), 0);
+    /// ```
+    pub fn updated(&self) -> u64 {
+        self.counts.updated.load(Ordering::SeqCst)
+    }
+
+    /// How many `load` calls reached the store.
+    ///
+    /// ```
+    /// assert_eq!(session_core::CountingStore::new().loads(), 0);
+    /// ```
+    pub fn loads(&self) -> u64 {
+        self.counts.loads.load(Ordering::SeqCst)
+    }
+
     fn wrote(&self) {
         self.counts.writes.fetch_add(1, Ordering::SeqCst);
     }
@@ -112,6 +139,7 @@ impl<S: SessionStore> CountingStore<S> {
 #[async_trait]
 impl<S: SessionStore> SessionStore for CountingStore<S> {
     async fn load(&self, key: &str) -> Result<Option<StoreRecord>> {
+        self.counts.loads.fetch_add(1, Ordering::SeqCst);
         self.inner.load(key).await
     }
 
@@ -131,7 +159,12 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         for _ in 0..self.update_turns {
             tokio::task::yield_now().await;
         }
-        self.inner.update_if_exists(key, record).await
+        let answer = self.inner.update_if_exists(key, record).await;
+        self.counts.updated.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..self.update_turns {
+            tokio::task::yield_now().await;
+        }
+        answer
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
@@ -178,6 +211,7 @@ mod tests {
         assert!(store.delete("k").await.unwrap());
         assert_eq!(store.delete_by_owner("ada").await.unwrap(), 0);
         assert_eq!((store.saves(), store.writes()), (1, 4));
+        assert_eq!((store.loads(), store.updated()), (1, 1));
         let clone = store.clone();
         clone.save("k2", &record).await.unwrap();
         assert_eq!(
@@ -206,5 +240,30 @@ mod tests {
             "the other task ran meanwhile"
         );
         other.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_slow_update_is_made_before_its_answer_comes_back() {
+        let store = CountingStore::new().slow_updates(5);
+        store
+            .save("k", &StoreRecord::new(serde_json::json!(1)))
+            .await
+            .unwrap();
+        let update = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let record = StoreRecord::new(serde_json::json!(2));
+                store.update_if_exists("k", &record).await
+            }
+        });
+        while store.updated() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!update.is_finished(), "the answer is still on its way");
+        assert_eq!(
+            store.load("k").await.unwrap().unwrap().data,
+            serde_json::json!(2)
+        );
+        assert!(update.await.unwrap().unwrap());
     }
 }

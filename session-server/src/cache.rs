@@ -81,9 +81,34 @@ impl SessionCache {
             return;
         }
         let mut state = self.state.lock();
-        if state.epoch != epoch {
+        if state.epoch == epoch {
+            self.put(&mut state, key, Arc::clone(session), now);
+        }
+    }
+
+    /// Caches what this process just wrote for `key` in place of what was
+    /// cached, if nothing was forgotten since `epoch` (taken before the
+    /// write began: an invalidation meanwhile keeps the written session out
+    /// of the cache). Either way, reads that began before now can't cache
+    /// what they read, which the write may have changed.
+    pub(crate) fn replace(&self, key: &str, session: &ServerSession, epoch: u64, now: i128) {
+        if !self.is_on() {
             return;
         }
+        let written = Arc::new(session.clone());
+        let mut state = self.state.lock();
+        let unchanged = state.epoch == epoch;
+        state.epoch = state.epoch.wrapping_add(1);
+        if unchanged {
+            self.put(&mut state, key.to_owned(), written, now);
+        } else {
+            state.entries.remove(key);
+        }
+    }
+
+    /// Puts an entry, making room first when the cache is full: stale
+    /// entries go first, then all.
+    fn put(&self, state: &mut State, key: String, session: Arc<ServerSession>, now: i128) {
         if state.entries.len() >= CAPACITY && !state.entries.contains_key(&key) {
             let ttl = self.ttl;
             state
@@ -96,7 +121,7 @@ impl SessionCache {
         state.entries.insert(
             key,
             Entry {
-                session: Arc::clone(session),
+                session,
                 read_at: now,
             },
         );
@@ -167,6 +192,33 @@ mod tests {
         let epoch = cache.epoch();
         cache.insert("k".into(), &session("ada"), epoch, 0);
         assert!(cache.get("k", 0).is_some());
+    }
+
+    #[test]
+    fn a_write_replaces_the_entry_unless_something_was_forgotten_meanwhile() {
+        let cache = SessionCache::new(Duration::from_secs(1));
+        let read = cache.epoch();
+        cache.insert("k".into(), &session("ada"), read, 0);
+
+        // This process writes the session: what it wrote is what is cached.
+        let before_write = cache.epoch();
+        cache.replace("k", &session("bob"), before_write, 5);
+        assert_eq!(cache.get("k", 5).unwrap().user_id, "bob");
+        // A read that began before the write can't put back what it read.
+        cache.insert("k".into(), &session("ada"), read, 6);
+        assert_eq!(cache.get("k", 6).unwrap().user_id, "bob");
+
+        // The session is invalidated while another write is in flight: the
+        // write's session is not cached, and neither is the old one.
+        let before_write = cache.epoch();
+        cache.forget("k");
+        cache.replace("k", &session("eve"), before_write, 7);
+        assert!(cache.get("k", 7).is_none());
+
+        // Off, nothing is kept.
+        let off = SessionCache::new(Duration::ZERO);
+        off.replace("k", &session("ada"), off.epoch(), 0);
+        assert!(off.get("k", 0).is_none());
     }
 
     #[test]

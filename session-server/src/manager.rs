@@ -525,7 +525,8 @@ impl SessionManager {
     /// The one way a stored session changes in place: under this process's
     /// lock for it, re-read from the store (never the cache, so no change
     /// made meanwhile is undone), changed by `change`, written back if it
-    /// still exists. `None` when it is gone or expired.
+    /// still exists — and then cached as written, so the next request reads
+    /// it without asking the store. `None` when it is gone or expired.
     async fn modify(
         &self,
         key: &str,
@@ -536,13 +537,25 @@ impl SessionManager {
             return Ok(None);
         };
         change(&mut session);
-        let updated = self
-            .inner
-            .store
-            .update_if_exists(key, &self.record(&session)?)
-            .await;
-        self.inner.cache.forget(key);
-        Ok(updated?.then_some(session))
+        let record = self.record(&session)?;
+        // Taken before the write: an invalidation from here on keeps what
+        // is written out of the cache.
+        let epoch = self.inner.cache.epoch();
+        match self.inner.store.update_if_exists(key, &record).await {
+            Ok(true) => {
+                let now = self.inner.clock.unix_nanos();
+                self.inner.cache.replace(key, &session, epoch, now);
+                Ok(Some(session))
+            }
+            Ok(false) => {
+                self.inner.cache.forget(key);
+                Ok(None)
+            }
+            Err(error) => {
+                self.inner.cache.forget(key);
+                Err(error.into())
+            }
+        }
     }
 
     /// Extends the idle timeout by `seconds`, up to the maximum timeout, and

@@ -353,3 +353,35 @@ async fn writes_queued_behind_one_in_flight_go_to_the_store_together() {
     let data = manager.get(&id).await.unwrap().unwrap().data;
     assert!((0..20).all(|i| data[&format!("k{i}")] == format!("v{i}")));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn what_a_request_wrote_is_read_back_from_the_cache_but_never_after_an_invalidation() {
+    let store = CountingStore::new().slow_updates(3);
+    let manager = SessionManager::new(SharedSessionStore::new(store.clone()), config()).unwrap();
+    let app = app(&manager);
+    let id = send(&app, "POST", "/login", None).await.1;
+    assert_eq!(send(&app, "POST", "/put/k/v1", Some(&id)).await.0, 200);
+    let loads = store.loads();
+    let (status, body, _) = send(&app, "GET", "/get/k", Some(&id)).await;
+    assert_eq!((status.as_u16(), body.as_str()), (200, "v1"));
+    assert_eq!(store.loads(), loads, "read from what the write cached");
+
+    // The session is invalidated after a write reached the store but
+    // before its answer came back: what the write wrote is not cached, so
+    // the next request is refused.
+    let updated = store.updated();
+    let write = tokio::spawn({
+        let (app, id) = (app.clone(), id.clone());
+        async move { send(&app, "POST", "/put/k/v2", Some(&id)).await }
+    });
+    while store.updated() == updated {
+        tokio::task::yield_now().await;
+    }
+    assert!(!write.is_finished());
+    assert!(manager.invalidate(&id).await.unwrap());
+    write.await.unwrap();
+    assert_eq!(send(&app, "GET", "/me", Some(&id)).await.0, 401);
+    let (_, body, _) = send(&app, "GET", "/get/k", Some(&id)).await;
+    assert_eq!(body, "", "nothing of the invalidated session is read");
+    assert!(manager.get(&id).await.unwrap().is_none());
+}

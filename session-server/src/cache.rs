@@ -1,9 +1,11 @@
 //! [`SessionCache`]: the sessions this process read recently, so requests
 //! through the layer don't ask the store every time.
 //!
-//! Every change this process makes (activity, extension, rotation,
-//! invalidation, eviction) forgets the affected entries at once, and a read
-//! that raced with such a change is not cached (an epoch counter tells).
+//! Every change this process makes takes effect in the cache at once: a
+//! write (data, activity, extension) replaces the entry with what it wrote;
+//! rotation, invalidation and eviction forget the affected entries. A read
+//! that raced with a change is not cached, and neither is a write that
+//! raced with an invalidation (an epoch counter tells).
 //! Changes made by *other* processes sharing the store are seen once an
 //! entry is older than the cache's time to live (`SESSION_CACHE_TTL`, 1 s
 //! by default; 0 turns the cache off).

@@ -278,39 +278,47 @@ async fn code_for(url: &url::Url) -> String {
         .expect("a code comes back")
 }
 
-#[tokio::test]
-async fn an_authorization_code_is_redeemed_only_with_the_key_that_asked_for_it() {
-    let (server, issuer) = AuthServer::start().await;
-    let key = DpopKey::generate().unwrap();
-    let client = client(&issuer, &key).await;
+/// Through `client` (holding `key`): a code that leaks can't be redeemed
+/// with another key, even with the right verifier, and the code the key
+/// asked for is, its tokens bound to it. Returns the URLs the browser saw.
+async fn codes_are_redeemed_only_with(
+    server: &AuthServer,
+    issuer: &str,
+    client: &OAuthClient,
+    key: &DpopKey,
+) -> Vec<url::Url> {
     let redirect = url::Url::parse("http://127.0.0.1:9/callback").unwrap();
-
-    let pending = client.authorization_request(Some(&redirect)).unwrap();
-    let jkt: Vec<_> = pending
-        .url
-        .query_pairs()
-        .filter(|(k, _)| k == "dpop_jkt")
-        .map(|(_, v)| v.into_owned())
-        .collect();
-    assert_eq!(jkt, [key.thumbprint()], "the request names the key");
-
-    // The code leaks; whoever holds another key can't redeem it, even
-    // with the right verifier.
+    let thief = self::client(issuer, &DpopKey::generate().unwrap()).await;
+    let pending = client.start_authorization(Some(&redirect)).await.unwrap();
     let code = code_for(&pending.url).await;
-    let thief = self::client(&issuer, &DpopKey::generate().unwrap()).await;
     let refused = thief.exchange_code(&code, &pending).await.unwrap_err();
     assert!(matches!(refused, Error::InvalidGrant { .. }), "{refused:?}");
 
-    // The key that asked redeems its code, and the tokens are bound to it.
-    let pending = client.authorization_request(Some(&redirect)).unwrap();
-    let code = code_for(&pending.url).await;
-    let tokens = client.exchange_code(&code, &pending).await.unwrap();
+    let honest = client.start_authorization(Some(&redirect)).await.unwrap();
+    let code = code_for(&honest.url).await;
+    let tokens = client.exchange_code(&code, &honest).await.unwrap();
     assert_eq!(
         server
             .bound_to(tokens.access_token().expose_secret())
             .as_deref(),
         Some(key.thumbprint())
     );
+    vec![pending.url, honest.url]
+}
+
+#[tokio::test]
+async fn an_authorization_code_is_redeemed_only_with_the_key_that_asked_for_it() {
+    let (server, issuer) = AuthServer::start().await;
+    let key = DpopKey::generate().unwrap();
+    let client = client(&issuer, &key).await;
+    for opened in codes_are_redeemed_only_with(&server, &issuer, &client, &key).await {
+        let jkt: Vec<_> = opened
+            .query_pairs()
+            .filter(|(k, _)| k == "dpop_jkt")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert_eq!(jkt, [key.thumbprint()], "the request names the key");
+    }
 
     // A client without a key names none.
     let plain = OAuthClient::builder(
@@ -321,6 +329,7 @@ async fn an_authorization_code_is_redeemed_only_with_the_key_that_asked_for_it()
     )
     .build()
     .unwrap();
+    let redirect = url::Url::parse("http://127.0.0.1:9/callback").unwrap();
     let pending = plain.authorization_request(Some(&redirect)).unwrap();
     assert!(!pending.url.query_pairs().any(|(k, _)| k == "dpop_jkt"));
 }
@@ -336,25 +345,10 @@ async fn a_pushed_authorization_request_binds_its_code_to_the_key_too() {
         .pushed_authorization_requests(true)
         .build()
         .unwrap();
-    let redirect = url::Url::parse("http://127.0.0.1:9/callback").unwrap();
-
-    let pending = client.start_authorization(Some(&redirect)).await.unwrap();
-    assert!(
-        !pending.url.query_pairs().any(|(k, _)| k == "dpop_jkt"),
-        "the browser sees only the request_uri"
-    );
-    let code = code_for(&pending.url).await;
-    let thief = self::client(&issuer, &DpopKey::generate().unwrap()).await;
-    let refused = thief.exchange_code(&code, &pending).await.unwrap_err();
-    assert!(matches!(refused, Error::InvalidGrant { .. }), "{refused:?}");
-
-    let pending = client.start_authorization(Some(&redirect)).await.unwrap();
-    let code = code_for(&pending.url).await;
-    let tokens = client.exchange_code(&code, &pending).await.unwrap();
-    assert_eq!(
-        server
-            .bound_to(tokens.access_token().expose_secret())
-            .as_deref(),
-        Some(key.thumbprint())
-    );
+    for opened in codes_are_redeemed_only_with(&server, &issuer, &client, &key).await {
+        assert!(
+            !opened.query_pairs().any(|(k, _)| k == "dpop_jkt"),
+            "the browser sees only the request_uri"
+        );
+    }
 }

@@ -335,32 +335,42 @@ impl RedisStore {
     }
 }
 
-fn parse_record(
-    data: &str,
-    exp: &str,
-    owner: Option<String>,
-) -> std::result::Result<StoreRecord, Error> {
+/// One record's `data`, `exp` and `owner` fields as Redis returned them.
+/// The bytes are taken as they are (no text conversion first), so damage
+/// of any kind — bad JSON, bytes that aren't UTF-8, a bad expiry — is
+/// [`Error::MalformedRecord`].
+type Fields = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// A record from its fields; `None` when it has no data (no record).
+fn parse_record((data, exp, owner): Fields) -> std::result::Result<Option<StoreRecord>, Error> {
+    let Some(data) = data else {
+        return Ok(None);
+    };
     let mut record =
-        StoreRecord::new(serde_json::from_str(data).map_err(|_| Error::MalformedRecord)?);
-    record.expires_at = if exp.is_empty() {
-        None
-    } else {
-        Some(
-            exp.parse::<i64>()
+        StoreRecord::new(serde_json::from_slice(&data).map_err(|_| Error::MalformedRecord)?);
+    record.expires_at = match exp.as_deref() {
+        None | Some(b"") => None,
+        Some(exp) => Some(
+            std::str::from_utf8(exp)
                 .ok()
+                .and_then(|exp| exp.parse::<i64>().ok())
                 .and_then(from_millis)
                 .ok_or(Error::MalformedRecord)?,
-        )
+        ),
     };
-    record.owner = owner.filter(|o| !o.is_empty());
-    Ok(record)
+    record.owner = match owner {
+        None => None,
+        Some(owner) => Some(String::from_utf8(owner).map_err(|_| Error::MalformedRecord)?),
+    }
+    .filter(|o| !o.is_empty());
+    Ok(Some(record))
 }
 
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn load(&self, key: &str) -> session_core::Result<Option<StoreRecord>> {
         let op = "load the record";
-        let fields: Vec<Option<String>> = redis::cmd("HMGET")
+        let fields: Fields = redis::cmd("HMGET")
             .arg(self.rec(key))
             .arg("data")
             .arg("exp")
@@ -368,14 +378,8 @@ impl SessionStore for RedisStore {
             .query_async(&mut self.conn.clone())
             .await
             .map_err(|e| map_redis(e).into_core(op))?;
-        let (Some(Some(data)), Some(exp), owner) = (fields.first(), fields.get(1), fields.get(2))
-        else {
-            return Ok(None);
-        };
-        let exp = exp.clone().unwrap_or_default();
-        let record =
-            parse_record(data, &exp, owner.cloned().flatten()).map_err(|e| e.into_core(op))?;
-        Ok((!record.is_expired(self.clock.now())).then_some(record))
+        let record = parse_record(fields).map_err(|e| e.into_core(op))?;
+        Ok(record.filter(|record| !record.is_expired(self.clock.now())))
     }
 
     async fn save(&self, key: &str, record: &StoreRecord) -> session_core::Result<()> {
@@ -450,19 +454,20 @@ impl SessionStore for RedisStore {
                 .arg("exp")
                 .arg("owner");
         }
-        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = pipe
+        let rows: Vec<Fields> = pipe
             .query_async(&mut conn)
             .await
             .map_err(|e| map_redis(e).into_core(op))?;
         let mut out = Vec::new();
-        for (key, (data, exp, found_owner)) in keys.into_iter().zip(rows) {
-            let (Some(data), Some(exp)) = (data, exp) else {
-                continue;
-            };
-            if found_owner.as_deref() != Some(owner) {
+        for (key, fields) in keys.into_iter().zip(rows) {
+            // A stale index entry may point at another owner's record now:
+            // not ours to read (or to find damaged).
+            if fields.2.as_deref() != Some(owner.as_bytes()) {
                 continue;
             }
-            let record = parse_record(&data, &exp, found_owner).map_err(|e| e.into_core(op))?;
+            let Some(record) = parse_record(fields).map_err(|e| e.into_core(op))? else {
+                continue;
+            };
             if !record.is_expired(self.clock.now()) {
                 out.push((key, record));
             }

@@ -418,3 +418,59 @@ async fn a_locked_sqlite_database_is_a_retryable_error_and_loses_nothing() {
     assert_eq!(store.count().await.unwrap(), 2);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn damaged_redis_records_are_a_typed_error_and_leave_the_others_alone() {
+    let prefix = format!("bad-input-{}:", std::process::id());
+    let store = session_store::RedisStore::connect("redis://127.0.0.1:6379/")
+        .await
+        .unwrap()
+        .with_prefix(prefix.as_str());
+    store
+        .save(
+            "good",
+            &StoreRecord::new(json!({"user": "ada"})).with_owner("ada"),
+        )
+        .await
+        .unwrap();
+    store
+        .save("victim", &StoreRecord::new(json!(1)).with_owner("ada"))
+        .await
+        .unwrap();
+    let mut conn = store.connection();
+    let rec = format!("{{{prefix}}}r:victim");
+    let damage: [(&str, &[u8]); 4] = [
+        ("data", b"{\"user\": \"ad"),
+        ("data", b"{\"user\": \"\xff\xfe\"}"),
+        ("exp", b"soon"),
+        ("exp", b"99999999999999999999999"),
+    ];
+    for (field, bytes) in damage {
+        let _: () = redis::cmd("HSET")
+            .arg(&rec)
+            .arg("data")
+            .arg("1")
+            .arg("exp")
+            .arg("")
+            .arg(field)
+            .arg(bytes)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let err = store.load("victim").await.unwrap_err();
+        assert!(
+            matches!(store_error(&err), Error::MalformedRecord),
+            "{field} = {bytes:?}: {err:?}"
+        );
+        let err = store.list_by_owner("ada").await.unwrap_err();
+        assert!(
+            matches!(store_error(&err), Error::MalformedRecord),
+            "{field} = {bytes:?}: {err:?}"
+        );
+        let good = store.load("good").await.unwrap().unwrap();
+        assert_eq!(good.data, json!({"user": "ada"}));
+    }
+    assert!(store.delete("victim").await.unwrap());
+    assert!(store.delete("good").await.unwrap());
+}

@@ -42,6 +42,8 @@ pub(crate) fn map_sqlx(error: sqlx::Error) -> Error {
                 Error::Backend(Box::new(error))
             }
         }
+        // A stored value of the wrong type, or text that isn't UTF-8.
+        sqlx::Error::ColumnDecode { .. } => Error::MalformedRecord,
         _ => Error::Backend(Box::new(error)),
     }
 }

@@ -474,3 +474,47 @@ async fn damaged_redis_records_are_a_typed_error_and_leave_the_others_alone() {
     assert!(store.delete("victim").await.unwrap());
     assert!(store.delete("good").await.unwrap());
 }
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn damaged_sqlite_rows_are_a_typed_error_and_leave_the_others_alone() {
+    let dir = temp_dir();
+    let store = session_store::SqliteStore::open(dir.join("sessions.db"))
+        .await
+        .unwrap();
+    store
+        .save(
+            "good",
+            &StoreRecord::new(json!({"user": "ada"})).with_owner("ada"),
+        )
+        .await
+        .unwrap();
+    // What another program (or a damaged disk) may leave in the table.
+    let damage = [
+        "data = 'not json'",
+        "data = X'7B7D'",
+        "data = CAST(X'22FF22' AS TEXT)",
+        "expires_at = 'soon'",
+        "owner = X'FF'",
+    ];
+    for set in damage {
+        store
+            .save("victim", &StoreRecord::new(json!(1)).with_owner("ada"))
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE sessions SET {set} WHERE key = 'victim'"
+        )))
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let err = store.load("victim").await.unwrap_err();
+        assert!(
+            matches!(store_error(&err), Error::MalformedRecord),
+            "{set}: {err:?}"
+        );
+        let good = store.load("good").await.unwrap().unwrap();
+        assert_eq!(good.data, json!({"user": "ada"}));
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -370,7 +370,10 @@ impl SessionBuilder {
     }
 
     /// Whether the session keeps its own cookie jar (default yes; only with
-    /// the session's own client).
+    /// the session's own client). The jar keeps what servers set within
+    /// [`CookieJar`](session_core::CookieJar)'s limits (4 096 bytes a
+    /// cookie, 50 a domain, 3 000 in all), so no server can grow a session
+    /// without bound.
     ///
     /// ```
     /// let s = session_auth::Session::builder().cookies(false).build()?;

@@ -176,7 +176,7 @@ impl Inner {
                     return Ok(());
                 };
                 if let Some(jar) = &self.jar {
-                    *jar.lock() = data.cookies.into_store();
+                    *jar.lock() = data.cookies;
                 }
                 let mut activity = self.activity.lock();
                 activity.created_at = data.metadata.created_at;
@@ -614,9 +614,7 @@ impl Session {
     /// # Ok::<(), session_auth::Error>(())
     /// ```
     pub fn cookie_jar(&self) -> Option<CookieJar> {
-        let jar = self.inner.jar.as_ref()?;
-        let store = jar.lock().clone();
-        Some(CookieJar::from_store(store))
+        Some(self.inner.jar.as_ref()?.lock().clone())
     }
 
     /// The session as [`SessionData`]: tokens, cookies, metadata.

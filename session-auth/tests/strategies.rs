@@ -402,6 +402,61 @@ async fn cookies_are_kept_per_session() {
 }
 
 #[tokio::test]
+async fn a_server_cannot_grow_the_jar_without_bound() {
+    // Sets `sid` first, then a new 4 000-byte cookie with every answer,
+    // and one cookie too big to keep.
+    let served = Arc::new(AtomicUsize::new(0));
+    let router = Router::new().route(
+        "/",
+        get({
+            let served = served.clone();
+            move |headers: HeaderMap| {
+                let n = served.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let cookie = match n {
+                        0 => "sid=keep-me; Path=/".to_owned(),
+                        1 => format!("huge={}; Path=/", "h".repeat(5_000)),
+                        n => format!("junk{n}={}; Path=/", "j".repeat(4_000)),
+                    };
+                    let sent = headers
+                        .get("cookie")
+                        .map(|c| c.to_str().unwrap().to_owned())
+                        .unwrap_or_default();
+                    ([("set-cookie", cookie)], sent).into_response()
+                }
+            }
+        }),
+    );
+    let url = serve(router).await;
+    let session = Session::builder().base_url(&url).build().unwrap();
+    let mut sent = String::new();
+    for _ in 0..80 {
+        sent = session.get("").send().await.unwrap().text().await.unwrap();
+    }
+    let names: Vec<&str> = sent
+        .split("; ")
+        .map(|c| c.split('=').next().unwrap())
+        .collect();
+    assert_eq!(
+        names.len(),
+        session_core::CookieJar::MAX_PER_DOMAIN,
+        "{names:?}"
+    );
+    assert!(names.contains(&"sid"), "the first cookie stays: {names:?}");
+    assert!(
+        !names.contains(&"huge"),
+        "a cookie over 4 096 bytes is refused"
+    );
+    let jar = session.cookie_jar().unwrap();
+    assert_eq!(jar.len(), session_core::CookieJar::MAX_PER_DOMAIN);
+    // Replacing a cookie the jar holds still works when it is full.
+    assert!(
+        jar.clone()
+            .insert_set_cookie("sid=new", &url::Url::parse(&url).unwrap())
+    );
+}
+
+#[tokio::test]
 async fn a_closed_session_refuses_every_clone() {
     let (url, log) = recorder().await;
     let session = Session::builder().base_url(&url).build().unwrap();

@@ -3,6 +3,10 @@
 //! Unlike `cookie_store`'s own serializer, the jar keeps session cookies
 //! (those without `Expires`/`Max-Age`) when saved: a persisted API session must
 //! come back with the cookies it was using. Expired cookies are dropped.
+//!
+//! Every cookie a server sets goes through [`CookieJar::insert_set_cookie`],
+//! which bounds what a server can make a session keep (and save, and send
+//! back): a cookie's size, the cookies per domain and in all.
 
 use std::fmt;
 
@@ -13,6 +17,21 @@ use url::Url;
 /// A cookie jar that can be saved with a session.
 ///
 /// `Debug` shows how many cookies there are, never their values.
+///
+/// # Limits
+///
+/// A server decides what cookies it sets; the jar decides what it keeps, so
+/// a misbehaving or hostile server can't grow a session (and its saved form,
+/// and every request's `Cookie` header) without bound. As browsers do, and
+/// at the sizes RFC 6265 §6.1 asks every client to support, the jar refuses
+/// a cookie whose name and value together exceed
+/// [`MAX_COOKIE_BYTES`](Self::MAX_COOKIE_BYTES), and a *new* cookie once its
+/// domain holds [`MAX_PER_DOMAIN`](Self::MAX_PER_DOMAIN) or the jar
+/// [`MAX_COOKIES`](Self::MAX_COOKIES). Cookies already kept can always be
+/// replaced or removed, so a full jar never blocks a server's own session
+/// cookie from being renewed. (Cookies put in through
+/// [`store_mut`](Self::store_mut) or restored from a saved session are
+/// taken as they are.)
 ///
 /// # Examples
 ///
@@ -37,6 +56,16 @@ pub struct CookieJar {
 }
 
 impl CookieJar {
+    /// The largest cookie the jar keeps: name and value together, in bytes
+    /// (RFC 6265 §6.1; browsers refuse bigger ones too).
+    pub const MAX_COOKIE_BYTES: usize = 4096;
+
+    /// How many cookies the jar keeps for one domain (RFC 6265 §6.1).
+    pub const MAX_PER_DOMAIN: usize = 50;
+
+    /// How many cookies the jar keeps in all (RFC 6265 §6.1).
+    pub const MAX_COOKIES: usize = 3000;
+
     /// Wraps an existing `cookie_store::CookieStore`.
     ///
     /// ```
@@ -87,7 +116,57 @@ impl CookieJar {
     /// # Ok::<(), url::ParseError>(())
     /// ```
     pub fn insert_set_cookie(&mut self, set_cookie: &str, url: &Url) -> bool {
-        self.store.parse(set_cookie, url).is_ok()
+        let Ok(cookie) = Cookie::parse(set_cookie, url) else {
+            return false;
+        };
+        if cookie.name().len() + cookie.value().len() > Self::MAX_COOKIE_BYTES {
+            return false;
+        }
+        let domain = String::from(&cookie.domain);
+        let known = self
+            .store
+            .contains_any(&domain, &cookie.path, cookie.name());
+        if !known && !cookie.is_expired() && !self.has_room_on(&domain) {
+            return false;
+        }
+        self.store.insert(cookie.into_owned(), url).is_ok()
+    }
+
+    /// Whether a new cookie for `domain` fits within the limits, after
+    /// letting go of expired cookies if the jar is at one.
+    fn has_room_on(&mut self, domain: &str) -> bool {
+        let fits = |store: &CookieStore| {
+            let mut on_domain = 0;
+            let mut all = 0;
+            for cookie in store.iter_any() {
+                all += 1;
+                on_domain += usize::from(cookie.domain.as_cow().as_deref() == Some(domain));
+            }
+            on_domain < Self::MAX_PER_DOMAIN && all < Self::MAX_COOKIES
+        };
+        if fits(&self.store) {
+            return true;
+        }
+        let expired: Vec<(String, String, String)> = self
+            .store
+            .iter_any()
+            .filter(|c| c.is_expired())
+            .map(|c| {
+                let path: &str = &c.path;
+                (
+                    String::from(&c.domain),
+                    path.to_owned(),
+                    c.name().to_owned(),
+                )
+            })
+            .collect();
+        if expired.is_empty() {
+            return false;
+        }
+        for (domain, path, name) in &expired {
+            self.store.remove(domain, path, name);
+        }
+        fits(&self.store)
     }
 
     /// The `Cookie` header value to send to `url`, if any cookie matches.
@@ -199,6 +278,78 @@ mod tests {
         assert!(header.contains("persist=p1"), "{header}");
         assert!(!header.contains("gone"), "{header}");
         assert_eq!(back.len(), 2);
+    }
+
+    #[test]
+    fn a_cookie_over_the_size_limit_is_refused() {
+        let url = Url::parse("https://api.example.com/").unwrap();
+        let mut jar = CookieJar::default();
+        let name = "k";
+        let fits = "v".repeat(CookieJar::MAX_COOKIE_BYTES - name.len());
+        assert!(jar.insert_set_cookie(&format!("{name}={fits}"), &url));
+        assert!(!jar.insert_set_cookie(&format!("{name}={fits}v"), &url));
+        assert_eq!(
+            jar.cookie_header(&url).unwrap().len(),
+            CookieJar::MAX_COOKIE_BYTES + 1
+        );
+    }
+
+    #[test]
+    fn a_full_domain_takes_no_new_cookie_but_keeps_renewing_its_own() {
+        let url = Url::parse("https://api.example.com/").unwrap();
+        let other = Url::parse("https://other.example.com/").unwrap();
+        let mut jar = CookieJar::default();
+        for n in 0..CookieJar::MAX_PER_DOMAIN {
+            assert!(
+                jar.insert_set_cookie(&format!("c{n}=v"), &url),
+                "cookie {n}"
+            );
+        }
+        assert!(!jar.insert_set_cookie("one-more=v", &url));
+        // Renewing and removing what it holds still work.
+        assert!(jar.insert_set_cookie("c0=renewed", &url));
+        assert!(jar.cookie_header(&url).unwrap().contains("c0=renewed"));
+        assert!(jar.insert_set_cookie("c1=; Max-Age=0", &url));
+        assert_eq!(jar.len(), CookieJar::MAX_PER_DOMAIN - 1);
+        // The removed cookie made room.
+        assert!(jar.insert_set_cookie("one-more=v", &url));
+        assert!(!jar.insert_set_cookie("two-more=v", &url));
+        // Another domain has its own room.
+        assert!(jar.insert_set_cookie("k=v", &other));
+    }
+
+    #[test]
+    fn cookies_a_server_removed_make_room_and_are_let_go() {
+        let url = Url::parse("https://api.example.com/").unwrap();
+        let mut jar = CookieJar::default();
+        for round in 0..3 {
+            for n in 0..CookieJar::MAX_PER_DOMAIN {
+                let name = format!("r{round}c{n}");
+                assert!(jar.insert_set_cookie(&format!("{name}=v"), &url), "{name}");
+            }
+            // The server removes them all; the store keeps them, expired.
+            for n in 0..CookieJar::MAX_PER_DOMAIN {
+                assert!(jar.insert_set_cookie(&format!("r{round}c{n}=; Max-Age=0"), &url));
+            }
+            assert!(jar.is_empty());
+            assert!(jar.store().iter_any().count() <= CookieJar::MAX_PER_DOMAIN);
+        }
+    }
+
+    #[test]
+    fn the_jar_as_a_whole_is_bounded() {
+        let mut jar = CookieJar::default();
+        let per = CookieJar::MAX_PER_DOMAIN;
+        for n in 0..CookieJar::MAX_COOKIES {
+            let url = Url::parse(&format!("https://h{}.example/", n / per)).unwrap();
+            assert!(
+                jar.insert_set_cookie(&format!("c{n}=v"), &url),
+                "cookie {n}"
+            );
+        }
+        let url = Url::parse("https://fresh.example/").unwrap();
+        assert!(!jar.insert_set_cookie("k=v", &url));
+        assert_eq!(jar.len(), CookieJar::MAX_COOKIES);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! [`IdTokenVerifier`]: OpenID Connect ID-token validation with
 //! `jsonwebtoken` — signature against the provider's JWKS (cached; refetched
-//! when an unknown `kid` appears, at most once a minute), `iss`, `aud`,
-//! `exp` and `iat` with leeway on the injected clock, and the `nonce`.
+//! when an unknown `kid` appears, at most once a minute), `iss` and `aud`
+//! (both required), `sub`, `azp` (us, when present; required with several
+//! audiences), `exp` and `iat` with leeway on the injected clock, and the
+//! `nonce`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -100,8 +102,10 @@ impl IdTokenVerifier {
     /// # Errors
     ///
     /// [`Error::InvalidIdToken`] naming the failed check: malformed, unknown
-    /// key, bad signature, wrong issuer, wrong audience, expired, issued in
-    /// the future, nonce mismatch; transport errors fetching the JWKS.
+    /// key, bad signature, wrong or no issuer, wrong or no audience, no
+    /// subject, issued to another client (`azp`, required when there are
+    /// several audiences), expired, issued in the future, nonce mismatch;
+    /// transport errors fetching the JWKS.
     ///
     /// ```no_run
     /// # async fn run(v: session_oauth::IdTokenVerifier) -> Result<(), session_oauth::Error> {
@@ -128,6 +132,21 @@ impl IdTokenVerifier {
         }
         if claims.aud.is_empty() {
             return Err(invalid("it names no audience (aud)"));
+        }
+        if claims.sub.as_deref().is_none_or(str::is_empty) {
+            return Err(invalid("it names no subject (sub)"));
+        }
+        // OpenID Connect Core §3.1.3.7: a token for several audiences must
+        // name the party it was issued to, and that party must be us.
+        match data.get("azp") {
+            Some(Value::String(azp)) if *azp == self.inner.client_id => {}
+            None if claims.aud.len() == 1 => {}
+            None => {
+                return Err(invalid(
+                    "it names several audiences but no authorized party (azp)",
+                ));
+            }
+            Some(_) => return Err(invalid("it was issued to another client (azp)")),
         }
         if let Some(expected) = nonce
             && data.get("nonce").and_then(Value::as_str) != Some(expected)
@@ -161,7 +180,9 @@ impl IdTokenVerifier {
         validation.set_audience(&[&self.inner.client_id]);
         validation.set_issuer(&[&self.inner.issuer]);
         validation.validate_exp = false; // the caller checks time, on our clock
-        validation.required_spec_claims.clear();
+        // Checked only when present unless required: a token naming no
+        // issuer or audience would otherwise pass both checks.
+        validation.set_required_spec_claims(&["iss", "aud"]);
         let data = decode::<Value>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             invalid(match e.kind() {
@@ -169,6 +190,8 @@ impl IdTokenVerifier {
                 K::InvalidIssuer => "it was issued by another issuer (iss)",
                 K::InvalidSignature => "its signature does not verify",
                 K::InvalidAlgorithm => "its algorithm does not match the key",
+                K::MissingRequiredClaim(claim) if claim == "iss" => "it names no issuer (iss)",
+                K::MissingRequiredClaim(_) => "it names no audience (aud)",
                 _ => "it could not be decoded",
             })
         })?;

@@ -358,6 +358,73 @@ async fn bad_id_tokens_are_rejected() {
 }
 
 #[tokio::test]
+async fn id_tokens_missing_a_required_claim_or_meant_for_another_party_are_rejected() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["openid"]).await;
+    let verifier = client.id_token_verifier().unwrap();
+    let now = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .unwrap()
+        .as_secs();
+    let claims = |changes: serde_json::Value| {
+        let mut claims = serde_json::json!({
+            "iss": issuer,
+            "sub": "u1",
+            "aud": "native-app",
+            "iat": now,
+            "exp": now + 300,
+        });
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(name);
+            } else {
+                claims[name] = value.clone();
+            }
+        }
+        server.sign(&claims)
+    };
+    let refused = [
+        (serde_json::json!({"iss": null}), "iss"),
+        (serde_json::json!({"sub": null}), "sub"),
+        (serde_json::json!({"aud": null}), "aud"),
+        // Issued to another client that merely lists us too.
+        (serde_json::json!({"azp": "other-app"}), "azp"),
+        (
+            serde_json::json!({"aud": ["native-app", "other-app"]}),
+            "azp",
+        ),
+        (
+            serde_json::json!({"aud": ["native-app", "other-app"], "azp": "other-app"}),
+            "azp",
+        ),
+    ];
+    for (changes, word) in refused {
+        let err = verifier
+            .verify(&claims(changes.clone()), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidIdToken { reason } if reason.contains(word)),
+            "{changes}: {err:?}"
+        );
+    }
+    // A nonce was sent: a token without one is refused.
+    let err = verifier
+        .verify(&claims(serde_json::json!({})), Some("n"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::InvalidIdToken { reason } if reason.contains("nonce")));
+    // Several audiences are fine when we are the authorized party.
+    let ours = claims(serde_json::json!({"aud": ["native-app", "other-app"], "azp": "native-app"}));
+    assert_eq!(
+        verifier.verify(&ours, None).await.unwrap().sub.as_deref(),
+        Some("u1")
+    );
+    let plain = claims(serde_json::json!({"azp": "native-app"}));
+    assert!(verifier.verify(&plain, None).await.is_ok());
+}
+
+#[tokio::test]
 async fn a_session_on_oauth_refreshes_itself_and_signs_out() {
     let (server, issuer) = AuthServer::start().await;
     let api = support_api(&server).await;

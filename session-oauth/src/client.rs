@@ -455,16 +455,13 @@ impl OAuthClient {
         code: &str,
         pending: &PendingAuthorization,
     ) -> Result<TokenSet> {
-        let tokens = self
-            .exchange_code_with_verifier(
-                code,
-                pending.verifier.secret(),
-                pending.redirect_uri.as_deref(),
-            )
-            .await?;
-        self.check_id_token(&tokens, pending.nonce.as_deref())
-            .await?;
-        Ok(tokens)
+        self.redeem_code(
+            code,
+            pending.verifier.secret(),
+            pending.redirect_uri.as_deref(),
+            pending.nonce.as_deref(),
+        )
+        .await
     }
 
     /// Exchanges an authorization code with an explicit verifier, for flows
@@ -486,6 +483,18 @@ impl OAuthClient {
         verifier: &str,
         redirect_uri: Option<&str>,
     ) -> Result<TokenSet> {
+        self.redeem_code(code, verifier, redirect_uri, None).await
+    }
+
+    /// Redeems a code; an ID token in the answer is checked (against
+    /// `nonce` when the request sent one).
+    async fn redeem_code(
+        &self,
+        code: &str,
+        verifier: &str,
+        redirect_uri: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<TokenSet> {
         let mut request = self
             .inner
             .oauth
@@ -506,7 +515,7 @@ impl OAuthClient {
             .request_async(&self.authenticated())
             .await
             .map_err(|e| map_request_error(e, basic_code))?;
-        response.into_token_set(sent_at)
+        self.accept(response, sent_at, nonce).await
     }
 
     /// The client credentials grant, with the configured scopes.
@@ -534,7 +543,7 @@ impl OAuthClient {
             .request_async(&self.authenticated())
             .await
             .map_err(|e| map_request_error(e, basic_code))?;
-        response.into_token_set(sent_at)
+        self.accept(response, sent_at, None).await
     }
 
     /// The resource owner password grant (for first-party clients only).
@@ -573,7 +582,7 @@ impl OAuthClient {
                     other => other,
                 }
             })?;
-        response.into_token_set(sent_at)
+        self.accept(response, sent_at, None).await
     }
 
     /// Refreshes `tokens`. The newest refresh token is kept: a rotated one
@@ -621,7 +630,7 @@ impl OAuthClient {
             .request_async(&self.authenticated())
             .await
             .map_err(|e| map_request_error(e, basic_code))?;
-        let fresh = response.into_token_set(sent_at)?;
+        let fresh = self.accept(response, sent_at, None).await?;
         Ok(match fresh.refresh_token() {
             Some(_) => fresh,
             None => fresh.with_refresh_token(refresh_token),
@@ -705,7 +714,7 @@ impl OAuthClient {
             serde_json::from_slice(response.body()).map_err(|_| Error::InvalidResponse {
                 reason: "the answer could not be parsed".into(),
             })?;
-        raw.into_token_set(sent_at)
+        self.accept(raw, sent_at, None).await
     }
 
     /// The JWT-bearer grant (RFC 7523 §2.1): a fresh assertion from `grant`,
@@ -797,13 +806,24 @@ impl OAuthClient {
         })
     }
 
+    /// A token endpoint's answer as tokens: every grant's answer comes
+    /// through here, so an ID token in any of them is checked (signature,
+    /// issuer, audience, times; the nonce when the request sent one) before
+    /// anyone can use it.
+    pub(crate) async fn accept(
+        &self,
+        response: RawTokenResponse,
+        sent_at: session_core::time::OffsetDateTime,
+        nonce: Option<&str>,
+    ) -> Result<TokenSet> {
+        let tokens = response.into_token_set(sent_at)?;
+        self.check_id_token(&tokens, nonce).await?;
+        Ok(tokens)
+    }
+
     /// Validates the ID token in `tokens`, if there is one and the provider
     /// publishes signing keys.
-    pub(crate) async fn check_id_token(
-        &self,
-        tokens: &TokenSet,
-        nonce: Option<&str>,
-    ) -> Result<()> {
+    async fn check_id_token(&self, tokens: &TokenSet, nonce: Option<&str>) -> Result<()> {
         match (tokens.id_token(), &self.inner.id_tokens) {
             (Some(id_token), Some(verifier)) => verifier
                 .verify(id_token.expose_secret(), nonce)

@@ -160,6 +160,6 @@ impl OAuthClient {
                     )
                 })
             })?;
-        response.into_token_set(sent_at)
+        self.accept(response, sent_at, None).await
     }
 }

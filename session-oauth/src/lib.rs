@@ -5,7 +5,8 @@
 //! - client credentials (`client_secret_basic` with RFC 6749 §2.3.1 encoding,
 //!   or `client_secret_post`), password, and refresh with rotation;
 //! - revocation (RFC 7009), introspection (RFC 7662), the device grant (RFC 8628);
-//! - ID-token validation against the provider's JWKS ([`IdTokenVerifier`]);
+//! - ID-token validation against the provider's JWKS ([`IdTokenVerifier`]),
+//!   applied to every grant's answer that carries one;
 //! - discovery ([`ProviderMetadata::discover`]);
 //! - [`OAuthTokenProvider`], so a `session_auth::Session` refreshes itself,
 //!   and [`OAuth`], sign-in, refresh, sign-out and the code flow on one type;

@@ -152,32 +152,41 @@ fn the_rfc_7636_appendix_b_vector() {
     assert_eq!(challenge.method().as_str(), "S256");
 }
 
-#[tokio::test]
-async fn a_wrong_verifier_is_invalid_grant() {
-    let (_server, issuer) = AuthServer::start().await;
-    let client = native(&issuer, &["profile"]).await;
-    let redirect = url::Url::parse("http://127.0.0.1:4567/callback").unwrap();
-    let pending = client.authorization_request(Some(&redirect)).unwrap();
+/// A redirect URI nothing listens on: tests that take the code from the
+/// provider's answer themselves use it.
+const REDIRECT: &str = "http://127.0.0.1:4567/callback";
+
+/// The code the provider redirects a signed-in browser back with.
+async fn code_for(pending: &session_oauth::PendingAuthorization) -> String {
+    code_for_url(&pending.url).await
+}
+
+/// The code the provider redirects a browser opening `url` back with.
+async fn code_for_url(url: &url::Url) -> String {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let location = browser
-        .get(pending.url.clone())
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
+    let location = browser.get(url.clone()).send().await.unwrap().headers()["location"]
         .to_str()
         .unwrap()
         .to_owned();
-    let code = url::Url::parse(&location)
+    url::Url::parse(&location)
         .unwrap()
         .query_pairs()
         .find(|(k, _)| k == "code")
         .unwrap()
         .1
-        .into_owned();
+        .into_owned()
+}
+
+#[tokio::test]
+async fn a_wrong_verifier_is_invalid_grant() {
+    let (_server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["profile"]).await;
+    let redirect = url::Url::parse(REDIRECT).unwrap();
+    let pending = client.authorization_request(Some(&redirect)).unwrap();
+    let code = code_for(&pending).await;
     let wrong = "x".repeat(43);
     let err = client
         .exchange_code_with_verifier(&code, &wrong, Some(redirect.as_str()))
@@ -422,6 +431,64 @@ async fn id_tokens_missing_a_required_claim_or_meant_for_another_party_are_rejec
     );
     let plain = claims(serde_json::json!({"azp": "native-app"}));
     assert!(verifier.verify(&plain, None).await.is_ok());
+}
+
+#[tokio::test]
+async fn every_grant_that_returns_an_id_token_has_it_checked() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["openid"]).await;
+    let password = secrecy::SecretString::from(USER.1.to_owned());
+    let redirect = url::Url::parse(REDIRECT).unwrap();
+    let with_verifier = |pending: session_oauth::PendingAuthorization| {
+        let client = client.clone();
+        let redirect = redirect.clone();
+        async move {
+            let code = code_for(&pending).await;
+            client
+                .exchange_code_with_verifier(
+                    &code,
+                    pending.code_verifier(),
+                    Some(redirect.as_str()),
+                )
+                .await
+        }
+    };
+    let tokens = client.password(USER.0, &password).await.unwrap();
+    assert!(tokens.id_token().is_some());
+    let pending = client.authorization_request(Some(&redirect)).unwrap();
+    assert!(with_verifier(pending).await.unwrap().id_token().is_some());
+
+    // The provider (or whoever answers in its place) hands out ID tokens
+    // meant for another client.
+    *server.0.tweak.lock() = Some(Tweak::WrongAud);
+    let refused = |err: Error| {
+        assert!(
+            matches!(&err, Error::InvalidIdToken { reason } if reason.contains("aud")),
+            "{err:?}"
+        );
+    };
+    refused(client.password(USER.0, &password).await.unwrap_err());
+    let pending = client.authorization_request(Some(&redirect)).unwrap();
+    refused(with_verifier(pending).await.unwrap_err());
+    // The facade's code flow takes the same path.
+    let auth = OAuth::new(
+        OAuthClient::builder(discovered(&issuer).await, "native-app")
+            .scopes(["openid"])
+            .redirect_uri(REDIRECT)
+            .build()
+            .unwrap(),
+    );
+    let start = auth.get_authorization_url_and_code_verifier().unwrap();
+    let code = code_for_url(&start.url).await;
+    let err = auth
+        .authenticate_with_code_and_verifier(
+            &code,
+            secrecy::ExposeSecret::expose_secret(&start.code_verifier),
+        )
+        .await
+        .unwrap_err();
+    refused(err);
+    assert!(auth.tokens().is_none());
 }
 
 #[tokio::test]

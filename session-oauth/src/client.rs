@@ -20,6 +20,7 @@ use session_auth::DpopKey;
 use session_core::{SharedClock, TokenSet};
 use url::Url;
 
+use crate::authorization_response::ExpectedResponse;
 use crate::client_auth::{AssertionAudience, Authenticated, ClientAuth, form_request};
 use crate::error::{Error, Result};
 use crate::http_client::{HttpError, OAuthHttp};
@@ -54,6 +55,10 @@ pub struct PendingAuthorization {
     pub(crate) verifier: PkceCodeVerifier,
     pub(crate) nonce: Option<String>,
     pub(crate) redirect_uri: Option<String>,
+    /// The provider's issuer identifier, when known.
+    pub(crate) issuer: Option<String>,
+    /// Whether the provider names itself (`iss`) in every response.
+    pub(crate) iss_required: bool,
 }
 
 impl PendingAuthorization {
@@ -92,6 +97,11 @@ impl PendingAuthorization {
     /// ```
     pub fn nonce(&self) -> Option<&str> {
         self.nonce.as_deref()
+    }
+
+    /// What the authorization response must show.
+    pub(crate) fn expected_response(&self) -> ExpectedResponse {
+        ExpectedResponse::new(self.state(), self.issuer.as_deref(), self.iss_required)
     }
 }
 
@@ -431,6 +441,11 @@ impl OAuthClient {
             verifier,
             nonce,
             redirect_uri: Some(redirect),
+            issuer: self.inner.metadata.issuer.clone(),
+            iss_required: self
+                .inner
+                .metadata
+                .authorization_response_iss_parameter_supported,
         })
     }
 

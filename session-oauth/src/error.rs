@@ -127,6 +127,13 @@ pub enum Error {
     /// The redirect's `state` did not match the one sent (a possible forgery).
     #[error("the authorization response's state does not match the request (possible forgery)")]
     StateMismatch,
+    /// The authorization response names another issuer than the one the
+    /// request went to, or none when the provider always names itself
+    /// (RFC 9207; a possible mix-up attack).
+    #[error(
+        "the authorization response comes from another issuer than the request went to (possible mix-up)"
+    )]
+    IssuerMismatch,
     /// Waiting for the redirect or the user took too long.
     #[error("timed out waiting for {what}")]
     Timeout {

@@ -1,7 +1,9 @@
 //! OAuth 2.0 and OpenID Connect for session-kit, on the `oauth2` crate.
 //!
-//! - the authorization code flow with PKCE (S256 only), `state` and the OIDC
-//!   `nonce`, with a [`LoopbackRedirect`] listener for native apps (RFC 8252);
+//! - the authorization code flow with PKCE (S256 only), `state`, the OIDC
+//!   `nonce` and the response's issuer (RFC 9207, against mix-up attacks),
+//!   with a [`LoopbackRedirect`] listener for native apps (RFC 8252) or
+//!   [`PendingAuthorization::code_from_redirect`] for your own callback;
 //! - client credentials (`client_secret_basic` with RFC 6749 §2.3.1 encoding,
 //!   or `client_secret_post`), password, and refresh with rotation;
 //! - revocation (RFC 7009), introspection (RFC 7662), the device grant (RFC 8628);
@@ -149,6 +151,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod authorization_response;
 mod client;
 mod client_auth;
 mod device;

@@ -1,10 +1,10 @@
 //! [`LoopbackRedirect`]: the redirect listener for native apps (RFC 8252).
 //!
 //! Binds 127.0.0.1 (an ephemeral port by default), serves the registered
-//! path (default `/callback`), checks `state`, answers the browser with a
-//! short page, and turns `error=access_denied` and friends into typed errors.
+//! path (default `/callback`), checks the redirect (`state`, issuer, the
+//! provider's error: see [`crate::authorization_response`]), answers the
+//! browser with a short page, and hands back the code or a typed error.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
 
+use crate::authorization_response::ExpectedResponse;
 use crate::client::{OAuthClient, PendingAuthorization};
 use crate::error::{Error, Result};
 
@@ -99,14 +100,15 @@ impl LoopbackRedirect {
         &self.redirect_uri
     }
 
-    /// Waits up to `timeout` for the redirect, checks its `state`, and returns
-    /// the authorization code. Requests to other paths get a 404 and are
-    /// otherwise ignored.
+    /// Waits up to `timeout` for the redirect of `pending`'s request, checks
+    /// it (as [`PendingAuthorization::code_from_redirect`] does: `state`,
+    /// issuer, the provider's error) and returns the authorization code.
+    /// Requests to other paths get a 404 and are otherwise ignored.
     ///
     /// # Errors
     ///
-    /// [`Error::StateMismatch`], the provider's error (e.g.
-    /// [`Error::AccessDenied`]), [`Error::Timeout`], or
+    /// [`Error::StateMismatch`], [`Error::IssuerMismatch`], the provider's
+    /// error (e.g. [`Error::AccessDenied`]), [`Error::Timeout`], or
     /// [`Error::InvalidResponse`] for a redirect without a code.
     ///
     /// ```no_run
@@ -114,15 +116,15 @@ impl LoopbackRedirect {
     /// let listener = session_oauth::LoopbackRedirect::bind(None, "/callback").await?;
     /// let pending = client.authorization_request(Some(listener.redirect_uri()))?;
     /// eprintln!("open {}", pending.url);
-    /// let code = listener.wait(pending.state(), std::time::Duration::from_secs(300)).await?;
+    /// let code = listener.wait(&pending, std::time::Duration::from_secs(300)).await?;
     /// let tokens = client.exchange_code(&code, &pending).await?;
     /// # let _ = tokens; Ok(()) }
     /// ```
-    pub async fn wait(self, expected_state: &str, timeout: Duration) -> Result<String> {
+    pub async fn wait(self, pending: &PendingAuthorization, timeout: Duration) -> Result<String> {
         let (tx, rx) = oneshot::channel::<Result<String>>();
         let slot = Arc::new(Mutex::new(Some(tx)));
         let path = Arc::new(self.path);
-        let expected = Arc::new(expected_state.to_owned());
+        let expected = Arc::new(pending.expected_response());
         let listener = self.listener;
         let server = tokio::spawn(async move {
             loop {
@@ -172,28 +174,16 @@ fn page(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     response
 }
 
-fn handle<B>(req: &Request<B>, path: &str, expected: &str, slot: &Slot) -> Response<Full<Bytes>> {
+fn handle<B>(
+    req: &Request<B>,
+    path: &str,
+    expected: &ExpectedResponse,
+    slot: &Slot,
+) -> Response<Full<Bytes>> {
     if req.uri().path() != path {
         return page(StatusCode::NOT_FOUND, "<!doctype html><p>Not found.</p>");
     }
-    let query: HashMap<String, String> =
-        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let result = if query.get("state").map(String::as_str) != Some(expected) {
-        Err(Error::StateMismatch)
-    } else if let Some(error) = query.get("error") {
-        let description = query
-            .get("error_description")
-            .map(|d| d.chars().take(300).collect());
-        Err(Error::from_code(error, description))
-    } else if let Some(code) = query.get("code").filter(|c| !c.is_empty()) {
-        Ok(code.clone())
-    } else {
-        Err(Error::InvalidResponse {
-            reason: "the redirect carries no authorization code".into(),
-        })
-    };
+    let result = expected.code_from_query(req.uri().query().unwrap_or(""));
     let ok = result.is_ok();
     if let Some(tx) = slot.lock().take() {
         let _ = tx.send(result);
@@ -236,7 +226,7 @@ impl OAuthClient {
             .start_authorization(Some(listener.redirect_uri()))
             .await?;
         open(&pending.url);
-        let code = listener.wait(pending.state(), timeout).await?;
+        let code = listener.wait(&pending, timeout).await?;
         self.exchange_code(&code, &pending).await
     }
 }

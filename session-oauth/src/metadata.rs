@@ -56,6 +56,12 @@ pub struct ProviderMetadata {
     /// Whether the provider takes authorization requests only when pushed.
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Whether the provider names itself (`iss`) in every authorization
+    /// response (RFC 9207); when it does, a response without it is refused.
+    /// An `iss` that is present is compared with [`issuer`](Self::issuer)
+    /// either way.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 fn parse(url: &str, what: &'static str) -> Result<Url> {
@@ -89,6 +95,7 @@ impl ProviderMetadata {
             end_session_endpoint: None,
             pushed_authorization_request_endpoint: None,
             require_pushed_authorization_requests: false,
+            authorization_response_iss_parameter_supported: false,
         })
     }
 

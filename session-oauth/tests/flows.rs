@@ -9,7 +9,7 @@ use session_core::{MemoryStore, SessionStore, SharedSessionStore};
 use session_oauth::{
     ClientAuth, Error, Grant, OAuth, OAuthClient, OAuthTokenProvider, ProviderMetadata,
 };
-use support::{AuthServer, SVC_SECRET, Tweak, USER, follow_in_browser};
+use support::{AuthServer, IssParam, SVC_SECRET, Tweak, USER, follow_in_browser};
 
 async fn discovered(issuer: &str) -> ProviderMetadata {
     let http = session_oauth::OAuthHttp::new().unwrap();
@@ -113,13 +113,28 @@ async fn access_denied_at_the_loopback_is_a_typed_error() {
     );
 }
 
+/// A client whose provider is never asked anything (no network needed).
+fn offline_client() -> OAuthClient {
+    let metadata = ProviderMetadata::new("https://id.example.com/token")
+        .unwrap()
+        .with_authorization_endpoint("https://id.example.com/authorize")
+        .unwrap();
+    OAuthClient::builder(metadata, "native-app")
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_state_mismatch_is_rejected() {
     let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
         .await
         .unwrap();
+    let pending = offline_client()
+        .authorization_request(Some(listener.redirect_uri()))
+        .unwrap();
     let forged = format!("{}?code=stolen&state=not-ours", listener.redirect_uri());
-    let waiter = tokio::spawn(listener.wait("ours", Duration::from_secs(30)));
+    let waiter =
+        tokio::spawn(async move { listener.wait(&pending, Duration::from_secs(30)).await });
     let browser = reqwest::Client::new();
     // Another path first: 404, still waiting.
     let other = forged.replace("/callback", "/favicon.ico");
@@ -128,13 +143,78 @@ async fn a_state_mismatch_is_rejected() {
     assert!(matches!(waiter.await.unwrap(), Err(Error::StateMismatch)));
 }
 
+#[tokio::test]
+async fn an_answer_naming_another_issuer_is_a_mix_up_and_refused() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["profile"]).await;
+    assert!(
+        client
+            .metadata()
+            .authorization_response_iss_parameter_supported
+    );
+    for (iss, refused) in [
+        (IssParam::Foreign, true),
+        (IssParam::Missing, true),
+        (IssParam::Own, false),
+    ] {
+        *server.0.iss_param.lock() = iss;
+        // Through the loopback listener.
+        let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let browser = tokio::spawn(async move { follow_in_browser(rx.await.unwrap()).await });
+        let result = client
+            .authorize_with_loopback(listener, Duration::from_secs(30), |url| {
+                tx.send(url.clone()).unwrap()
+            })
+            .await;
+        let page = browser.await.unwrap();
+        // Through an application's own callback.
+        let redirect = url::Url::parse(REDIRECT).unwrap();
+        let pending = client.authorization_request(Some(&redirect)).unwrap();
+        let callback = redirect_for_url(&pending.url).await;
+        let code = pending.code_from_redirect(&callback);
+        if refused {
+            assert!(
+                matches!(result, Err(Error::IssuerMismatch)),
+                "{iss:?}: {result:?}"
+            );
+            assert_eq!(page, 400, "{iss:?}");
+            assert!(
+                matches!(code, Err(Error::IssuerMismatch)),
+                "{iss:?}: {code:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(page, 200);
+            let tokens = client
+                .exchange_code(&code.unwrap(), &pending)
+                .await
+                .unwrap();
+            assert!(!tokens.access_token().expose_secret().is_empty());
+        }
+    }
+    // A forged callback is refused before anything else is read.
+    let redirect = url::Url::parse(REDIRECT).unwrap();
+    let pending = client.authorization_request(Some(&redirect)).unwrap();
+    let forged = url::Url::parse(&format!("{REDIRECT}?code=c&state=not-ours")).unwrap();
+    assert!(matches!(
+        pending.code_from_redirect(&forged),
+        Err(Error::StateMismatch)
+    ));
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_listener_times_out() {
     let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
         .await
         .unwrap();
+    let pending = offline_client()
+        .authorization_request(Some(listener.redirect_uri()))
+        .unwrap();
     let err = listener
-        .wait("s", Duration::from_secs(120))
+        .wait(&pending, Duration::from_secs(120))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }));
@@ -163,21 +243,23 @@ async fn code_for(pending: &session_oauth::PendingAuthorization) -> String {
 
 /// The code the provider redirects a browser opening `url` back with.
 async fn code_for_url(url: &url::Url) -> String {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let location = browser.get(url.clone()).send().await.unwrap().headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    url::Url::parse(&location)
-        .unwrap()
+    redirect_for_url(url)
+        .await
         .query_pairs()
         .find(|(k, _)| k == "code")
         .unwrap()
         .1
         .into_owned()
+}
+
+/// Where the provider redirects a browser opening `url` (signed in).
+async fn redirect_for_url(url: &url::Url) -> url::Url {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser.get(url.clone()).send().await.unwrap();
+    url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap()
 }
 
 #[tokio::test]

@@ -74,6 +74,17 @@ pub fn new_rsa_pem() -> (String, jsonwebtoken::DecodingKey) {
 }
 pub const USER: (&str, &str) = ("ada@example.com", "correct horse");
 
+/// What the provider puts in its authorization responses' `iss`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssParam {
+    /// Its own issuer identifier, as it promises in its metadata.
+    Own,
+    /// None, against its promise.
+    Missing,
+    /// Another provider's (what a mix-up attacker's answer looks like).
+    Foreign,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tweak {
     WrongAud,
@@ -139,6 +150,8 @@ pub struct AuthState {
     pub token_calls: AtomicUsize,
     pub jwks_fetches: AtomicUsize,
     pub deny: Mutex<bool>,
+    /// The `iss` the authorization responses carry (RFC 9207).
+    pub iss_param: Mutex<IssParam>,
     pub tweak: Mutex<Option<Tweak>>,
     /// Device flow: polls answered `authorization_pending` (the second one
     /// `slow_down`) before the outcome.
@@ -207,6 +220,7 @@ impl AuthServer {
             token_calls: AtomicUsize::new(0),
             jwks_fetches: AtomicUsize::new(0),
             deny: Mutex::new(false),
+            iss_param: Mutex::new(IssParam::Own),
             tweak: Mutex::new(None),
             device_pending_polls: Mutex::new(3),
             device_outcome: Mutex::new(None),
@@ -517,6 +531,7 @@ async fn discovery(State(s): State<AuthServer>) -> Json<Value> {
         "end_session_endpoint": format!("{issuer}/logout"),
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "require_pushed_authorization_requests": *s.0.require_par.lock(),
+        "authorization_response_iss_parameter_supported": true,
         "code_challenge_methods_supported": ["S256"],
     }))
 }
@@ -563,11 +578,19 @@ async fn authorize(
         return (StatusCode::BAD_REQUEST, "redirect_uri is not registered").into_response();
     }
     let state = get("state");
+    let iss = match *s.0.iss_param.lock() {
+        IssParam::Own => Some(s.0.issuer.lock().clone()),
+        IssParam::Missing => None,
+        IssParam::Foreign => Some("https://evil.example".to_owned()),
+    };
     let back = |params: &[(&str, &str)]| {
         let mut url = url::Url::parse(&redirect).unwrap();
         url.query_pairs_mut()
             .extend_pairs(params)
             .append_pair("state", &state);
+        if let Some(iss) = &iss {
+            url.query_pairs_mut().append_pair("iss", iss);
+        }
         Redirect::to(url.as_str()).into_response()
     };
     if get("response_type") != "code" {

@@ -108,7 +108,10 @@ impl SessionBuilder {
 
     /// The URL that relative paths are joined onto. A missing trailing `/` is
     /// added, so `https://api.example.com/v2` + `customers` gives
-    /// `https://api.example.com/v2/customers`.
+    /// `https://api.example.com/v2/customers`. A URL holding a user name or
+    /// password (`https://ada:pw@…`), here or as a request's target, is
+    /// refused with [`Error::InvalidUrl`]: credentials come from the auth
+    /// strategy, never from a URL.
     ///
     /// ```
     /// let s = session_auth::Session::builder().base_url("https://api.example.com/v2").build()?;

@@ -17,6 +17,7 @@ pub(crate) fn parse_base(base: &str) -> Result<Url> {
             reason: "the base URL must use http or https",
         });
     }
+    refuse_userinfo(&url)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::InvalidUrl {
             reason: "the base URL can't have a query or a fragment",
@@ -33,21 +34,40 @@ pub(crate) fn parse_base(base: &str) -> Result<Url> {
 /// anything else is a path under the base URL (a leading `/` is ignored, so
 /// `/customers` and `customers` are the same).
 pub(crate) fn resolve(base: Option<&Url>, target: &str) -> Result<Url> {
-    if let Ok(url) = Url::parse(target) {
-        return match url.scheme() {
-            "http" | "https" => Ok(url),
-            _ => Err(Error::InvalidUrl {
-                reason: "only http and https URLs can be requested",
-            }),
-        };
+    let url = match Url::parse(target) {
+        Ok(url) => url,
+        Err(_) => {
+            let base = base.ok_or(Error::InvalidUrl {
+                reason: "a relative path needs a base URL on the session",
+            })?;
+            base.join(target.trim_start_matches('/'))
+                .map_err(|_| Error::InvalidUrl {
+                    reason: "the path can't be joined onto the base URL",
+                })?
+        }
+    };
+    // Checked on what is sent, whichever way it was written: a path such as
+    // `//user:pw@host` reads as a scheme of its own once joined.
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::InvalidUrl {
+            reason: "only http and https URLs can be requested",
+        });
     }
-    let base = base.ok_or(Error::InvalidUrl {
-        reason: "a relative path needs a base URL on the session",
-    })?;
-    base.join(target.trim_start_matches('/'))
-        .map_err(|_| Error::InvalidUrl {
-            reason: "the path can't be joined onto the base URL",
-        })
+    refuse_userinfo(&url)?;
+    Ok(url)
+}
+
+/// Refuses a user name or password in a URL. A request never sends them
+/// (credentials come from the session's auth strategy, which keeps them
+/// secret and obeys the transport rule), and a URL is no place to keep a
+/// secret: it is printed, logged and shown in errors.
+fn refuse_userinfo(url: &Url) -> Result<()> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(());
+    }
+    Err(Error::InvalidUrl {
+        reason: "a URL can't carry a user name or password; use BasicAuth or another auth strategy",
+    })
 }
 
 /// Refuses credentials over plain http to a non-loopback host: the one
@@ -113,6 +133,37 @@ mod tests {
         ));
         assert!(matches!(
             resolve(None, "file:///etc/passwd"),
+            Err(Error::InvalidUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_not_dropped_or_sent() {
+        let base = parse_base("https://api.example.com/v1").unwrap();
+        for url in [
+            "https://ada:pw-123@api.example.com/",
+            "https://ada@api.example.com/",
+            "https://:pw-123@api.example.com/",
+        ] {
+            for result in [parse_base(url), resolve(Some(&base), url)] {
+                let err = result.unwrap_err();
+                assert!(matches!(err, Error::InvalidUrl { .. }), "{url}");
+                assert!(!err.to_string().contains("pw-123"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_path_never_turns_into_another_scheme() {
+        let base = parse_base("https://api.example.com/v1").unwrap();
+        // `//host/x` stays under the base; `x:y` looks like a scheme once
+        // the slashes are gone.
+        assert_eq!(
+            resolve(Some(&base), "//evil.example/x").unwrap().as_str(),
+            "https://api.example.com/v1/evil.example/x"
+        );
+        assert!(matches!(
+            resolve(Some(&base), "//user:pw@evil.example/x"),
             Err(Error::InvalidUrl { .. })
         ));
     }

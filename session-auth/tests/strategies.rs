@@ -457,6 +457,27 @@ async fn a_server_cannot_grow_the_jar_without_bound() {
 }
 
 #[tokio::test]
+async fn a_url_with_credentials_in_it_is_refused_before_anything_is_sent() {
+    let (url, log) = recorder().await;
+    let with_password = url.replace("http://", "http://ada:pw-123@");
+    let err = Session::builder()
+        .base_url(&with_password)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+    let session = Session::builder().base_url(&url).build().unwrap();
+    let err = session
+        .get(&format!("{with_password}x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("pw-123"));
+    session.get("x").send().await.unwrap();
+    assert_eq!(log.lock().len(), 1, "only the plain request arrived");
+}
+
+#[tokio::test]
 async fn a_closed_session_refuses_every_clone() {
     let (url, log) = recorder().await;
     let session = Session::builder().base_url(&url).build().unwrap();

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use cookie_store::{Cookie, CookieStore};
+use cookie_store::{Cookie, CookieDomain, CookieStore};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
@@ -29,7 +29,10 @@ use url::Url;
 /// domain holds [`MAX_PER_DOMAIN`](Self::MAX_PER_DOMAIN) or the jar
 /// [`MAX_COOKIES`](Self::MAX_COOKIES). Cookies already kept can always be
 /// replaced or removed, so a full jar never blocks a server's own session
-/// cookie from being renewed. (Cookies put in through
+/// cookie from being renewed. A cookie set for a whole top-level domain
+/// (`Domain=com`) is refused too; the jar carries no public suffix list, so
+/// one set for a multi-label suffix (`Domain=co.uk`) is kept — give a
+/// session that talks to unrelated sites under such a suffix a jar each. (Cookies put in through
 /// [`store_mut`](Self::store_mut) or restored from a saved session are
 /// taken as they are.)
 ///
@@ -120,6 +123,16 @@ impl CookieJar {
             return false;
         };
         if cookie.name().len() + cookie.value().len() > Self::MAX_COOKIE_BYTES {
+            return false;
+        }
+        // No site owns a whole top-level domain: `Domain=com` from
+        // `evil.com` would reach every `.com` host the session talks to.
+        // (Multi-label public suffixes such as `co.uk` need the public
+        // suffix list, which the jar doesn't carry.)
+        if let CookieDomain::Suffix(suffix) = &cookie.domain
+            && !suffix.contains('.')
+            && url.host_str() != Some(suffix.as_str())
+        {
             return false;
         }
         let domain = String::from(&cookie.domain);
@@ -350,6 +363,21 @@ mod tests {
         let url = Url::parse("https://fresh.example/").unwrap();
         assert!(!jar.insert_set_cookie("k=v", &url));
         assert_eq!(jar.len(), CookieJar::MAX_COOKIES);
+    }
+
+    #[test]
+    fn a_cookie_for_a_whole_top_level_domain_is_refused() {
+        let evil = Url::parse("https://evil.com/").unwrap();
+        let victim = Url::parse("https://api.victim.com/").unwrap();
+        let mut jar = CookieJar::default();
+        assert!(!jar.insert_set_cookie("sid=planted; Domain=com", &evil));
+        assert!(!jar.insert_set_cookie("sid=planted; Domain=.com", &evil));
+        assert!(jar.cookie_header(&victim).is_none());
+        // A site's own domain, and a single-label host for itself, are fine.
+        assert!(jar.insert_set_cookie("k=v; Domain=evil.com", &evil));
+        let local = Url::parse("http://localhost:8080/").unwrap();
+        assert!(jar.insert_set_cookie("k=v; Domain=localhost", &local));
+        assert_eq!(jar.len(), 2);
     }
 
     #[test]

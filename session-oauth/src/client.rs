@@ -24,7 +24,7 @@ use crate::authorization_response::ExpectedResponse;
 use crate::client_auth::{AssertionAudience, Authenticated, ClientAuth, form_request};
 use crate::error::{Error, Result};
 use crate::http_client::{HttpError, OAuthHttp};
-use crate::id_token::IdTokenVerifier;
+use crate::id_token::{IdTokenVerifier, same_identity};
 use crate::jwt_bearer::JwtBearer;
 use crate::metadata::ProviderMetadata;
 use crate::signing_key::SigningKey;
@@ -606,7 +606,9 @@ impl OAuthClient {
     /// # Errors
     ///
     /// [`Error::InvalidGrant`] for a dead (or reused) refresh token;
-    /// [`Error::Configuration`] when `tokens` has no refresh token.
+    /// [`Error::Configuration`] when `tokens` has no refresh token;
+    /// [`Error::InvalidIdToken`] when the answer's ID token fails its checks
+    /// or names another user than the one in `tokens` (OIDC Core §12.2).
     ///
     /// ```no_run
     /// # async fn run(client: session_oauth::OAuthClient) -> Result<(), session_oauth::Error> {
@@ -619,6 +621,7 @@ impl OAuthClient {
             reason: "the tokens carry no refresh token".into(),
         })?;
         let fresh = self.refresh_with(refresh.expose_secret()).await?;
+        same_identity(tokens, &fresh)?;
         Ok(fresh.inherit_refresh_token(tokens))
     }
 

@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use parking_lot::Mutex;
 use serde_json::Value;
 use session_core::time::OffsetDateTime;
-use session_core::{Claims, SharedClock};
+use session_core::{Claims, SharedClock, TokenSet};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -235,6 +235,40 @@ impl IdTokenVerifier {
             reason: "the JWKS is not a valid key set".into(),
         })?;
         *self.inner.keys.lock() = Some(set);
+        Ok(())
+    }
+}
+
+/// OpenID Connect Core §12.2: an ID token that comes with a refresh names
+/// the same issuer, subject and audience as the one it follows — a refresh
+/// never turns a session into someone else's. (Only when both tokens can be
+/// read; the new one has passed its own checks already.)
+pub(crate) fn same_identity(before: &TokenSet, after: &TokenSet) -> Result<()> {
+    let (Some(old), Some(new)) = (before.id_token(), after.id_token()) else {
+        return Ok(());
+    };
+    let (Ok(old), Ok(new)) = (
+        Claims::decode_unverified(old.expose_secret()),
+        Claims::decode_unverified(new.expose_secret()),
+    ) else {
+        return Ok(());
+    };
+    let audience = |claims: &Claims| {
+        let mut aud = claims.aud.clone();
+        aud.sort();
+        aud
+    };
+    if old.sub != new.sub {
+        Err(invalid(
+            "the refreshed ID token names another subject (sub)",
+        ))
+    } else if old.iss != new.iss {
+        Err(invalid("the refreshed ID token names another issuer (iss)"))
+    } else if audience(&old) != audience(&new) {
+        Err(invalid(
+            "the refreshed ID token names other audiences (aud)",
+        ))
+    } else {
         Ok(())
     }
 }

@@ -574,6 +574,25 @@ async fn every_grant_that_returns_an_id_token_has_it_checked() {
 }
 
 #[tokio::test]
+async fn a_refreshed_id_token_must_name_the_same_user() {
+    let (server, issuer) = AuthServer::start().await;
+    let client = native(&issuer, &["openid"]).await;
+    let password = secrecy::SecretString::from(USER.1.to_owned());
+    let tokens = client.password(USER.0, &password).await.unwrap();
+    let fresh = client.refresh(&tokens).await.unwrap();
+    assert!(
+        fresh.id_token().is_some(),
+        "the provider sends one on refresh"
+    );
+    *server.0.tweak.lock() = Some(Tweak::SwappedSub);
+    let err = client.refresh(&fresh).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidIdToken { reason } if reason.contains("sub")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_session_on_oauth_refreshes_itself_and_signs_out() {
     let (server, issuer) = AuthServer::start().await;
     let api = support_api(&server).await;

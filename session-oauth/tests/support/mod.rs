@@ -87,6 +87,8 @@ pub enum IssParam {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tweak {
+    /// A refresh's ID token names another user.
+    SwappedSub,
     WrongAud,
     WrongIss,
     WrongNonce,
@@ -131,6 +133,8 @@ struct RefreshInfo {
     client_id: String,
     sub: String,
     used: bool,
+    /// Whether `openid` was granted: a refresh then brings an ID token too.
+    openid: bool,
 }
 
 #[derive(Default)]
@@ -460,6 +464,7 @@ impl AuthServer {
                 client_id: client_id.into(),
                 sub: sub.into(),
                 used: false,
+                openid: scope.split(' ').any(|s| s == "openid"),
             },
         );
         let mut body = json!({
@@ -812,8 +817,23 @@ async fn token(
             }
             info.used = true;
             let (family, client_id, sub) = (info.family, info.client_id.clone(), info.sub.clone());
+            let openid = info.openid;
             drop(refresh);
-            Json(s.issue_for(jkt, &client_id, &sub, "", Some(family), None)).into_response()
+            let mut body = s.issue_for(jkt, &client_id, &sub, "", Some(family), None);
+            if openid {
+                if let Some(next) = body["refresh_token"].as_str()
+                    && let Some(info) = s.0.refresh.lock().get_mut(next)
+                {
+                    info.openid = true;
+                }
+                let named = if *s.0.tweak.lock() == Some(Tweak::SwappedSub) {
+                    "mallory"
+                } else {
+                    sub.as_str()
+                };
+                body["id_token"] = json!(s.id_token(&client_id, named, None));
+            }
+            Json(body).into_response()
         }
         "urn:ietf:params:oauth:grant-type:device_code" => {
             let mut devices = s.0.devices.lock();

@@ -91,26 +91,31 @@ async fn access_denied_at_the_loopback_is_a_typed_error() {
     let (server, issuer) = AuthServer::start().await;
     *server.0.deny.lock() = true;
     let client = native(&issuer, &["profile"]).await;
+    let (result, page) = loopback_sign_in(&client).await;
+    assert!(
+        matches!(&result, Err(Error::AccessDenied { description: Some(d) }) if d == "the user said no"),
+        "{result:?}"
+    );
+    assert_eq!(page, 400, "the browser sees the failure page");
+}
+
+/// A sign-in through the loopback listener, with a browser that follows the
+/// provider's redirect: its result, and the status of the page the browser
+/// was shown.
+async fn loopback_sign_in(
+    client: &OAuthClient,
+) -> (Result<session_core::TokenSet, Error>, reqwest::StatusCode) {
     let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
         .await
         .unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let browser = tokio::spawn(async move { follow_in_browser(rx.await.unwrap()).await });
-    let err = client
+    let result = client
         .authorize_with_loopback(listener, Duration::from_secs(30), |url| {
             tx.send(url.clone()).unwrap()
         })
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::AccessDenied { description: Some(d) } if d == "the user said no"),
-        "{err:?}"
-    );
-    assert_eq!(
-        browser.await.unwrap(),
-        400,
-        "the browser sees the failure page"
-    );
+        .await;
+    (result, browser.await.unwrap())
 }
 
 /// A client whose provider is never asked anything (no network needed).
@@ -159,17 +164,7 @@ async fn an_answer_naming_another_issuer_is_a_mix_up_and_refused() {
     ] {
         *server.0.iss_param.lock() = iss;
         // Through the loopback listener.
-        let listener = session_oauth::LoopbackRedirect::bind(None, "/callback")
-            .await
-            .unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let browser = tokio::spawn(async move { follow_in_browser(rx.await.unwrap()).await });
-        let result = client
-            .authorize_with_loopback(listener, Duration::from_secs(30), |url| {
-                tx.send(url.clone()).unwrap()
-            })
-            .await;
-        let page = browser.await.unwrap();
+        let (result, page) = loopback_sign_in(&client).await;
         // Through an application's own callback.
         let redirect = url::Url::parse(REDIRECT).unwrap();
         let pending = client.authorization_request(Some(&redirect)).unwrap();

@@ -419,6 +419,26 @@ async fn a_locked_sqlite_database_is_a_retryable_error_and_loses_nothing() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// The record the damage tests keep beside the one they damage.
+#[cfg(any(feature = "redis", feature = "sqlite"))]
+async fn save_good(store: &dyn SessionStore) {
+    let good = StoreRecord::new(json!({"user": "ada"})).with_owner("ada");
+    store.save("good", &good).await.unwrap();
+}
+
+/// Loading the damaged record (`victim`) is `MalformedRecord`; the good one
+/// still loads as it was saved.
+#[cfg(any(feature = "redis", feature = "sqlite"))]
+async fn only_the_damaged_record_fails(store: &dyn SessionStore, damage: &str) {
+    let err = store.load("victim").await.unwrap_err();
+    assert!(
+        matches!(store_error(&err), Error::MalformedRecord),
+        "{damage}: {err:?}"
+    );
+    let good = store.load("good").await.unwrap().unwrap();
+    assert_eq!(good.data, json!({"user": "ada"}), "{damage}");
+}
+
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn damaged_redis_records_are_a_typed_error_and_leave_the_others_alone() {
@@ -427,13 +447,7 @@ async fn damaged_redis_records_are_a_typed_error_and_leave_the_others_alone() {
         .await
         .unwrap()
         .with_prefix(prefix.as_str());
-    store
-        .save(
-            "good",
-            &StoreRecord::new(json!({"user": "ada"})).with_owner("ada"),
-        )
-        .await
-        .unwrap();
+    save_good(&store).await;
     store
         .save("victim", &StoreRecord::new(json!(1)).with_owner("ada"))
         .await
@@ -458,18 +472,13 @@ async fn damaged_redis_records_are_a_typed_error_and_leave_the_others_alone() {
             .query_async(&mut conn)
             .await
             .unwrap();
-        let err = store.load("victim").await.unwrap_err();
-        assert!(
-            matches!(store_error(&err), Error::MalformedRecord),
-            "{field} = {bytes:?}: {err:?}"
-        );
+        let damage = format!("{field} = {bytes:?}");
+        only_the_damaged_record_fails(&store, &damage).await;
         let err = store.list_by_owner("ada").await.unwrap_err();
         assert!(
             matches!(store_error(&err), Error::MalformedRecord),
-            "{field} = {bytes:?}: {err:?}"
+            "{damage}: {err:?}"
         );
-        let good = store.load("good").await.unwrap().unwrap();
-        assert_eq!(good.data, json!({"user": "ada"}));
     }
     assert!(store.delete("victim").await.unwrap());
     assert!(store.delete("good").await.unwrap());
@@ -482,13 +491,7 @@ async fn damaged_sqlite_rows_are_a_typed_error_and_leave_the_others_alone() {
     let store = session_store::SqliteStore::open(dir.join("sessions.db"))
         .await
         .unwrap();
-    store
-        .save(
-            "good",
-            &StoreRecord::new(json!({"user": "ada"})).with_owner("ada"),
-        )
-        .await
-        .unwrap();
+    save_good(&store).await;
     // What another program (or a damaged disk) may leave in the table.
     let damage = [
         "data = 'not json'",
@@ -508,13 +511,7 @@ async fn damaged_sqlite_rows_are_a_typed_error_and_leave_the_others_alone() {
         .execute(store.pool())
         .await
         .unwrap();
-        let err = store.load("victim").await.unwrap_err();
-        assert!(
-            matches!(store_error(&err), Error::MalformedRecord),
-            "{set}: {err:?}"
-        );
-        let good = store.load("good").await.unwrap().unwrap();
-        assert_eq!(good.data, json!({"user": "ada"}));
+        only_the_damaged_record_fails(&store, set).await;
     }
     std::fs::remove_dir_all(dir).ok();
 }

@@ -46,11 +46,55 @@ pub enum HttpError {
     /// The server answered with a 5xx status.
     #[error("the authorization server answered with status {0}")]
     ServerStatus(u16),
+    /// The answer was larger than any OAuth answer should be
+    /// ([`MAX_ANSWER_BYTES`]).
+    #[error("the authorization server's answer is too large")]
+    TooLarge,
+}
+
+/// The largest answer read from an OAuth endpoint (token, revocation,
+/// introspection, device, discovery, JWKS, user info): 1 MiB, far above any
+/// real one, and a bound on what a broken or hostile endpoint can make the
+/// client hold in memory. A larger answer is
+/// [`Error::InvalidResponse`](crate::Error::InvalidResponse).
+///
+/// ```
+/// assert_eq!(session_oauth::MAX_ANSWER_BYTES, 1 << 20);
+/// ```
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+fn too_large() -> Error {
+    Error::InvalidResponse {
+        reason: "the answer is larger than 1 MiB".into(),
+    }
+}
+
+/// Reads an OAuth endpoint's answer, up to [`MAX_ANSWER_BYTES`]: the one
+/// place every answer's body is read. A declared length over the limit is
+/// refused before reading; a body that grows past it, as soon as it does.
+pub(crate) async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
+    let limit = MAX_ANSWER_BYTES;
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(HttpError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| HttpError::Send(e.into()))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(HttpError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 impl HttpError {
     pub(crate) fn into_error(self) -> Error {
         match self {
+            Self::TooLarge => too_large(),
             Self::Send(error) => send_error(error),
             Self::Client(error) => *error,
             Self::ServerStatus(_) => Error::Transport {
@@ -300,12 +344,9 @@ impl OAuthHttp {
         for (name, value) in response.headers() {
             builder = builder.header(name, value);
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| HttpError::Send(e.into()))?;
+        let body = read_answer(response).await?;
         Ok(builder
-            .body(body.to_vec())
+            .body(body)
             .expect("status and headers came from a response"))
     }
 }

@@ -19,7 +19,7 @@ use session_core::{Claims, SharedClock, TokenSet};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::http_client::OAuthHttp;
+use crate::http_client::{HttpError, OAuthHttp, read_answer};
 
 /// Validates ID tokens from one issuer for one client.
 ///
@@ -231,7 +231,8 @@ impl IdTokenVerifier {
                 source: None,
             });
         }
-        let set: JwkSet = response.json().await.map_err(|_| Error::InvalidResponse {
+        let body = read_answer(response).await.map_err(HttpError::into_error)?;
+        let set: JwkSet = serde_json::from_slice(&body).map_err(|_| Error::InvalidResponse {
             reason: "the JWKS is not a valid key set".into(),
         })?;
         *self.inner.keys.lock() = Some(set);

@@ -174,7 +174,7 @@ pub use client_auth::{AssertionAudience, ClientAuth};
 pub use device::DeviceAuthorization;
 pub use error::{Error, Result};
 pub use facade::{AuthorizationUrl, OAuth};
-pub use http_client::{HttpError, OAuthHttp, OAuthHttpBuilder};
+pub use http_client::{HttpError, MAX_ANSWER_BYTES, OAuthHttp, OAuthHttpBuilder};
 pub use id_token::IdTokenVerifier;
 pub use jwt_bearer::JwtBearer;
 pub use loopback::LoopbackRedirect;

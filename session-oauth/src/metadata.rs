@@ -5,7 +5,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::http_client::OAuthHttp;
+use crate::http_client::{HttpError, OAuthHttp, read_answer};
 
 /// An authorization server's endpoints.
 ///
@@ -299,10 +299,7 @@ impl ProviderMetadata {
             if !response.status().is_success() {
                 continue;
             }
-            let document = response.bytes().await.map_err(|e| Error::Transport {
-                retryable: true,
-                source: Some(Box::new(session_auth::Error::from(e))),
-            })?;
+            let document = read_answer(response).await.map_err(HttpError::into_error)?;
             return Self::from_discovery_document(issuer, &document);
         }
         Err(Error::InvalidResponse {

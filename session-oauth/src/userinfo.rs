@@ -8,6 +8,7 @@ use session_core::{Claims, TokenSet};
 
 use crate::client::OAuthClient;
 use crate::error::{Error, Result};
+use crate::http_client::{HttpError, read_answer};
 
 impl OAuthClient {
     /// The claims the provider holds about the user `tokens` belong to.
@@ -90,10 +91,7 @@ impl OAuthClient {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().starts_with("application/jwt"));
-        let body = response.bytes().await.map_err(|e| Error::Transport {
-            retryable: true,
-            source: Some(Box::new(session_auth::Error::from(e))),
-        })?;
+        let body = read_answer(response).await.map_err(HttpError::into_error)?;
         let claims = if signed {
             let verifier = inner.id_tokens.as_ref().ok_or(Error::InvalidResponse {
                 reason: "a signed user-info answer needs the provider's keys (jwks_uri)".into(),

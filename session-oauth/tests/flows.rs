@@ -878,6 +878,61 @@ async fn a_token_endpoint_that_never_answers_is_a_timeout() {
     );
 }
 
+/// A server that answers every request with `head` (status line and
+/// headers) and then `body`, whatever was asked.
+async fn raw_server(head: String, body: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = std::sync::Arc::new([head.into_bytes(), body].concat());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(&answer).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn an_answer_too_large_for_an_oauth_endpoint_is_refused() {
+    let huge = 2 * session_oauth::MAX_ANSWER_BYTES;
+    let declared = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {huge}\r\n\r\n"
+    );
+    // No length given: the body just keeps coming, in 64 KiB chunks.
+    let streamed =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut chunked = Vec::new();
+    for _ in 0..huge / 65_536 {
+        chunked.extend_from_slice(b"10000\r\n");
+        chunked.extend(std::iter::repeat_n(b' ', 65_536));
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let too_large = |err: Error| {
+        assert!(
+            matches!(&err, Error::InvalidResponse { reason } if reason.contains("1 MiB")),
+            "{err:?}"
+        );
+    };
+    for (head, body) in [(declared, vec![b' '; huge]), (streamed.to_owned(), chunked)] {
+        let url = raw_server(head, body).await;
+        let metadata = ProviderMetadata::new(&format!("{url}/token")).unwrap();
+        let client = OAuthClient::builder(metadata, "svc")
+            .client_secret(SVC_SECRET)
+            .build()
+            .unwrap();
+        too_large(client.client_credentials().await.unwrap_err());
+        let http = session_oauth::OAuthHttp::new().unwrap();
+        too_large(ProviderMetadata::discover(&http, &url).await.unwrap_err());
+    }
+}
+
 #[tokio::test]
 async fn a_prompting_sign_in_asks_only_when_no_stored_token_serves() {
     use std::sync::Arc;

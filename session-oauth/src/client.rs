@@ -1105,11 +1105,12 @@ impl OAuthClientBuilder {
             None => OAuthHttp::new()?,
         };
         let id_tokens = match (&p.jwks_uri, &p.issuer) {
-            (Some(jwks), Some(issuer)) => Some(IdTokenVerifier::new(
+            (Some(jwks), Some(issuer)) => Some(IdTokenVerifier::with_secret(
                 http.clone(),
                 jwks.clone(),
                 issuer.clone(),
                 self.client_id.clone(),
+                self.secret.clone(),
                 self.clock.clone(),
             )),
             _ => None,

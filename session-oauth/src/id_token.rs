@@ -13,6 +13,7 @@ use std::time::Duration;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use parking_lot::Mutex;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use session_core::time::OffsetDateTime;
 use session_core::{Claims, SharedClock, TokenSet};
@@ -34,6 +35,9 @@ struct Inner {
     jwks_uri: Url,
     issuer: String,
     client_id: String,
+    /// The key for tokens signed with HMAC (OpenID Connect Core §10.1):
+    /// only a confidential client has one; without it they are refused.
+    client_secret: Option<SecretString>,
     clock: SharedClock,
     leeway: Duration,
     min_refetch: Duration,
@@ -70,12 +74,26 @@ impl IdTokenVerifier {
         client_id: String,
         clock: SharedClock,
     ) -> Self {
+        Self::with_secret(http, jwks_uri, issuer, client_id, None, clock)
+    }
+
+    /// As [`new`](Self::new), for a client whose secret also verifies
+    /// HMAC-signed (`HS256`…) tokens.
+    pub(crate) fn with_secret(
+        http: OAuthHttp,
+        jwks_uri: Url,
+        issuer: String,
+        client_id: String,
+        client_secret: Option<SecretString>,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 http,
                 jwks_uri,
                 issuer,
                 client_id,
+                client_secret,
                 clock,
                 leeway: Duration::from_secs(60),
                 min_refetch: Duration::from_secs(60),
@@ -97,12 +115,15 @@ impl IdTokenVerifier {
         self.inner.fetches.load(Ordering::Relaxed)
     }
 
-    /// Verifies `token` and returns its claims.
+    /// Verifies `token` and returns its claims. It must be signed by one of
+    /// the provider's keys (its JWKS) or, for an HMAC (`HS256`…), with the
+    /// client's secret (OpenID Connect Core §10.1; only the verifier of a
+    /// client with a secret has one).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidIdToken`] naming the failed check: malformed, unknown
-    /// key, bad signature, wrong or no issuer, wrong or no audience, no
+    /// key, an HMAC without a client secret, bad signature, wrong or no issuer, wrong or no audience, no
     /// subject, issued to another client (`azp`, required when there are
     /// several audiences), expired, issued in the future, nonce mismatch;
     /// transport errors fetching the JWKS.
@@ -157,23 +178,30 @@ impl IdTokenVerifier {
     }
 
     /// The claims of `token` once its signature (by one of the provider's
-    /// keys, never a shared secret), `iss` and `aud` check out; the time
+    /// keys, or the client secret for an HMAC), `iss` and `aud` check out; the time
     /// claims are the caller's to check.
     pub(crate) async fn verify_signed(&self, token: &str) -> Result<Value> {
         let header = decode_header(token).map_err(|_| invalid("the token is malformed"))?;
-        if matches!(
+        let key = if matches!(
             header.alg,
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
         ) {
-            return Err(invalid("symmetric signatures are not accepted"));
-        }
-        let kid = header.kid.clone();
-        let key = match self.find(kid.as_deref()) {
-            Some(key) => key,
-            None => {
-                self.refetch_if_allowed().await?;
-                self.find(kid.as_deref())
-                    .ok_or_else(|| invalid("it is signed with an unknown key"))?
+            // An HMAC is keyed with the client's secret (OIDC Core §10.1),
+            // never with anything published (so no key from the JWKS can
+            // be turned into one).
+            let secret = self.inner.client_secret.as_ref().ok_or_else(|| {
+                invalid("it is signed with a shared secret, and this client has none")
+            })?;
+            DecodingKey::from_secret(secret.expose_secret().as_bytes())
+        } else {
+            let kid = header.kid.clone();
+            match self.find(kid.as_deref()) {
+                Some(key) => key,
+                None => {
+                    self.refetch_if_allowed().await?;
+                    self.find(kid.as_deref())
+                        .ok_or_else(|| invalid("it is signed with an unknown key"))?
+                }
             }
         };
         let mut validation = Validation::new(header.alg);

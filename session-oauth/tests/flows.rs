@@ -588,6 +588,56 @@ async fn a_refreshed_id_token_must_name_the_same_user() {
 }
 
 #[tokio::test]
+async fn hmac_signed_id_tokens_are_checked_with_the_client_secret_only() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let (_server, issuer) = AuthServer::start().await;
+    let now = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .unwrap()
+        .as_secs();
+    let token = |aud: &str, key: &[u8]| {
+        let claims = serde_json::json!({
+            "iss": issuer, "sub": "u1", "aud": aud, "iat": now, "exp": now + 300,
+        });
+        let header = Header::new(Algorithm::HS256);
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key)).unwrap()
+    };
+    let reason = |err: Error| match err {
+        Error::InvalidIdToken { reason } => reason,
+        other => panic!("{other:?}"),
+    };
+    // A confidential client checks them with its secret (OIDC Core 10.1).
+    let confidential = svc(&issuer, ClientAuth::Basic).await;
+    let verifier = confidential.id_token_verifier().unwrap();
+    let claims = verifier
+        .verify(&token("svc", SVC_SECRET.as_bytes()), None)
+        .await
+        .unwrap();
+    assert_eq!(claims.sub.as_deref(), Some("u1"));
+    // Keyed with anything else — a guess, the provider's published keys —
+    // the signature doesn't verify.
+    let jwks = reqwest::get(format!("{issuer}/jwks"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    for key in [&b"guessed"[..], &jwks] {
+        let err = verifier.verify(&token("svc", key), None).await.unwrap_err();
+        assert!(reason(err).contains("signature"));
+    }
+    // A public client has no secret: such tokens are refused.
+    let public = native(&issuer, &["openid"]).await;
+    let err = public
+        .id_token_verifier()
+        .unwrap()
+        .verify(&token("native-app", b""), None)
+        .await
+        .unwrap_err();
+    assert!(reason(err).contains("shared secret"));
+}
+
+#[tokio::test]
 async fn a_session_on_oauth_refreshes_itself_and_signs_out() {
     let (server, issuer) = AuthServer::start().await;
     let api = support_api(&server).await;

@@ -32,9 +32,9 @@ use url::Url;
 /// cookie from being renewed. A cookie set for a whole top-level domain
 /// (`Domain=com`) is refused too; the jar carries no public suffix list, so
 /// one set for a multi-label suffix (`Domain=co.uk`) is kept — give a
-/// session that talks to unrelated sites under such a suffix a jar each. (Cookies put in through
-/// [`store_mut`](Self::store_mut) or restored from a saved session are
-/// taken as they are.)
+/// session that talks to unrelated sites under such a suffix a jar each.
+/// (Cookies put in through [`store_mut`](Self::store_mut) or restored from
+/// a saved session are taken as they are.)
 ///
 /// # Examples
 ///

@@ -63,18 +63,14 @@ pub enum HttpError {
 /// ```
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
-fn too_large() -> Error {
-    Error::InvalidResponse {
-        reason: "the answer is larger than 1 MiB".into(),
-    }
-}
-
 /// Reads an OAuth endpoint's answer, up to [`MAX_ANSWER_BYTES`]: the one
 /// place every answer's body is read. A declared length over the limit is
 /// refused before reading; a body that grows past it, as soon as it does.
 pub(crate) async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
-    let limit = MAX_ANSWER_BYTES;
-    if response.content_length().is_some_and(|n| n > limit as u64) {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
         return Err(HttpError::TooLarge);
     }
     let mut body = Vec::new();
@@ -83,7 +79,7 @@ pub(crate) async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u
         .await
         .map_err(|e| HttpError::Send(e.into()))?
     {
-        if body.len() + chunk.len() > limit {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(HttpError::TooLarge);
         }
         body.extend_from_slice(&chunk);
@@ -94,7 +90,9 @@ pub(crate) async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u
 impl HttpError {
     pub(crate) fn into_error(self) -> Error {
         match self {
-            Self::TooLarge => too_large(),
+            Self::TooLarge => Error::InvalidResponse {
+                reason: "the answer is larger than 1 MiB".into(),
+            },
             Self::Send(error) => send_error(error),
             Self::Client(error) => *error,
             Self::ServerStatus(_) => Error::Transport {

@@ -123,10 +123,10 @@ impl IdTokenVerifier {
     /// # Errors
     ///
     /// [`Error::InvalidIdToken`] naming the failed check: malformed, unknown
-    /// key, an HMAC without a client secret, bad signature, wrong or no issuer, wrong or no audience, no
-    /// subject, issued to another client (`azp`, required when there are
-    /// several audiences), expired, issued in the future, nonce mismatch;
-    /// transport errors fetching the JWKS.
+    /// key, an HMAC without a client secret, bad signature, wrong or no
+    /// issuer, wrong or no audience, no subject, issued to another client
+    /// (`azp`, required when there are several audiences), expired, issued
+    /// in the future, nonce mismatch; transport errors fetching the JWKS.
     ///
     /// ```no_run
     /// # async fn run(v: session_oauth::IdTokenVerifier) -> Result<(), session_oauth::Error> {
@@ -178,8 +178,8 @@ impl IdTokenVerifier {
     }
 
     /// The claims of `token` once its signature (by one of the provider's
-    /// keys, or the client secret for an HMAC), `iss` and `aud` check out; the time
-    /// claims are the caller's to check.
+    /// keys, or the client secret for an HMAC), `iss` and `aud` check out;
+    /// the time claims are the caller's to check.
     pub(crate) async fn verify_signed(&self, token: &str) -> Result<Value> {
         let header = decode_header(token).map_err(|_| invalid("the token is malformed"))?;
         let key = if matches!(
